@@ -1,0 +1,2 @@
+//! The flyte-auth command.
+#![cfg_attr(docsrs, feature(doc_cfg))]

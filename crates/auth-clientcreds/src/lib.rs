@@ -1,0 +1,2 @@
+//! Client credentials grant for flyte-auth.
+#![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,0 +1,2 @@
+//! A CredentialStore on the OS keyring, compatible with flytekit.
+#![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,0 +1,1 @@
+//! End-to-end tests of flyte-auth against real servers (identity provider, keyring).
