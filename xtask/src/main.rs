@@ -1,2 +1,135 @@
-//! cargo xtask
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust.
+//!
+//! - `cargo xtask ci`    everything CI runs, in order: fmt, clippy, docs, deps, then `test`.
+//! - `cargo xtask test`  installs what is missing, starts the real identity provider, runs the
+//!   whole workspace's tests (real keyring tests included), stops the provider.
+//! - `cargo xtask demo`  the main job end to end: the `flyte-auth` command through every flow.
+//! - `cargo xtask bench` criterion benches and the CLI wall-time bench, as one table.
+//! - `cargo xtask deps`  fails on any dependency arrow DESIGN.md §1 does not allow.
+//! - `cargo xtask idp`   runs the test identity provider in the foreground, for humans.
+
+mod bench;
+mod demo;
+mod deps;
+mod env;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    let result = match cmd {
+        "ci" => ci(),
+        "test" => test(rest),
+        "demo" => demo::run(),
+        "bench" => bench::run(rest),
+        "deps" => deps::run(),
+        "idp" => idp(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <ci|test|demo|bench|deps|idp>\n\n\
+                 ci     fmt, clippy, docs, deps, then all tests (what .ci/run runs)\n\
+                 test   all tests, with the real identity provider and keyring started here\n\
+                 demo   the flyte-auth command through every flow against a local provider\n\
+                 bench  benchmarks, printed as one table\n\
+                 deps   check the crate dependency arrows of DESIGN.md §1\n\
+                 idp    run the test identity provider in the foreground"
+            );
+            return if cmd == "help" || cmd == "--help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn ci() -> Result {
+    env::step(
+        "cargo fmt --check",
+        &["cargo", "fmt", "--all", "--", "--check"],
+        &[],
+    )?;
+    env::step(
+        "cargo clippy",
+        &[
+            "cargo",
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    env::step(
+        "cargo doc",
+        &[
+            "cargo",
+            "doc",
+            "--locked",
+            "--workspace",
+            "--all-features",
+            "--no-deps",
+        ],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    deps::run()?;
+    test(&[])
+}
+
+/// The README's test command: everything, with real servers.
+fn test(extra: &[String]) -> Result {
+    env::ensure_debian_packages()?;
+    env::ensure_idp_dependencies()?;
+    let idp = env::Idp::start()?;
+    eprintln!("xtask: test identity provider at {}", idp.issuer);
+    let mut args: Vec<&str> = vec!["cargo", "test", "--locked", "--workspace", "--all-features"];
+    args.extend(extra.iter().map(String::as_str));
+    let vars = [
+        ("FLYTE_AUTH_TEST_ISSUER", idp.issuer.as_str()),
+        ("FLYTE_AUTH_TEST_KEYRING", "1"),
+        ("RUST_BACKTRACE", "1"),
+    ];
+    // keyutils needs a session keyring of its own: run the tests inside a fresh one.
+    let wrapped: Vec<&str> = if env::have("keyctl") {
+        let mut w = vec!["keyctl", "session", "-"];
+        w.extend(args.iter());
+        w
+    } else {
+        args
+    };
+    let result = env::step(
+        "cargo test (with the real identity provider)",
+        &wrapped,
+        &vars,
+    );
+    drop(idp);
+    result
+}
+
+fn idp() -> Result {
+    env::ensure_idp_dependencies()?;
+    let idp = env::Idp::start()?;
+    println!("{}", idp.issuer);
+    eprintln!(
+        "test identity provider running at {} (pid {}); press Ctrl-C to stop",
+        idp.issuer,
+        idp.pid()
+    );
+    idp.wait();
+    Ok(())
+}

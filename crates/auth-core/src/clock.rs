@@ -31,7 +31,10 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock anchored now.
     pub fn new() -> Self {
-        Self { wall: SystemTime::now(), mono: tokio::time::Instant::now() }
+        Self {
+            wall: SystemTime::now(),
+            mono: tokio::time::Instant::now(),
+        }
     }
 }
 

@@ -55,7 +55,11 @@ impl Default for ClientConfig {
 impl ClientConfig {
     /// A configuration with a token endpoint and a client id.
     pub fn new(token_endpoint: impl Into<String>, client_id: impl Into<String>) -> Self {
-        Self { token_endpoint: token_endpoint.into(), client_id: client_id.into(), ..Self::default() }
+        Self {
+            token_endpoint: token_endpoint.into(),
+            client_id: client_id.into(),
+            ..Self::default()
+        }
     }
 
     /// Sets the authorization endpoint.

@@ -51,8 +51,11 @@ impl Credentials {
     /// case-insensitively: `bearer` is stored as `Bearer`.
     pub fn with_token_type(mut self, token_type: impl AsRef<str>) -> Self {
         let t = token_type.as_ref();
-        self.token_type =
-            if t.eq_ignore_ascii_case("bearer") { Arc::from("Bearer") } else { Arc::from(t) };
+        self.token_type = if t.eq_ignore_ascii_case("bearer") {
+            Arc::from("Bearer")
+        } else {
+            Arc::from(t)
+        };
         self
     }
 
@@ -79,7 +82,11 @@ impl Credentials {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes = scopes.into_iter().map(Into::into).collect::<Vec<_>>().into();
+        self.scopes = scopes
+            .into_iter()
+            .map(Into::into)
+            .collect::<Vec<_>>()
+            .into();
         self
     }
 
@@ -190,7 +197,11 @@ mod tests {
 
     fn jwt(payload: &str) -> String {
         let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!("{}.{}.sig", enc.encode(r#"{"alg":"none"}"#), enc.encode(payload))
+        format!(
+            "{}.{}.sig",
+            enc.encode(r#"{"alg":"none"}"#),
+            enc.encode(payload)
+        )
     }
 
     #[test]
@@ -198,7 +209,10 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         let c = Credentials::new(AccessToken::new(jwt(r#"{"exp":5000}"#)))
             .with_expiry_from(Some(60), now);
-        assert_eq!(c.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(1_060)));
+        assert_eq!(
+            c.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_060))
+        );
     }
 
     #[test]
@@ -206,12 +220,21 @@ mod tests {
         let now = UNIX_EPOCH;
         let c = Credentials::new(AccessToken::new(jwt(r#"{"exp":5000,"sub":"a"}"#)))
             .with_expiry_from(None, now);
-        assert_eq!(c.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(5_000)));
+        assert_eq!(
+            c.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(5_000))
+        );
     }
 
     #[test]
     fn expiry_unknown_for_opaque_or_bad_tokens() {
-        for t in ["opaque", "a.b.c", &jwt(r#"{"exp":"soon"}"#), &jwt("[1]"), "a.b.c.d"] {
+        for t in [
+            "opaque",
+            "a.b.c",
+            &jwt(r#"{"exp":"soon"}"#),
+            &jwt("[1]"),
+            "a.b.c.d",
+        ] {
             let c = Credentials::new(AccessToken::new(t)).with_expiry_from(None, UNIX_EPOCH);
             assert_eq!(c.expires_at(), None, "{t}");
             assert!(!c.is_expired_at(SystemTime::now(), Duration::ZERO));

@@ -118,7 +118,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries.
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// Sets the number of attempts (at least 1).
@@ -232,7 +235,11 @@ impl EngineOptions {
     }
 
     /// Persists credentials in `store` under `key`.
-    pub fn with_store(mut self, store: Option<Arc<dyn CredentialStore>>, key: impl Into<String>) -> Self {
+    pub fn with_store(
+        mut self,
+        store: Option<Arc<dyn CredentialStore>>,
+        key: impl Into<String>,
+    ) -> Self {
         self.store = store;
         self.store_key = key.into();
         self
@@ -272,6 +279,8 @@ struct Entry {
     soft_at: Option<SystemTime>,
     hard_at: Option<SystemTime>,
     installed_at: SystemTime,
+    /// Acquired because a server rejected the token before it.
+    replaces_rejected: bool,
 }
 
 impl Entry {
@@ -341,7 +350,11 @@ impl TokenEngine {
 
     /// The cached credentials, if any, valid or not. No I/O.
     pub fn cached(&self) -> Option<Credentials> {
-        self.inner.current.load().as_ref().map(|e| e.credentials.clone())
+        self.inner
+            .current
+            .load()
+            .as_ref()
+            .map(|e| e.credentials.clone())
     }
 
     /// Credentials valid now (see the module docs).
@@ -369,19 +382,19 @@ impl TokenEngine {
         let now = self.inner.options.clock.now();
         {
             let mut state = self.inner.lock();
-            if state.flight.is_none() {
-                if let Some(entry) = self.inner.current.load_full() {
-                    // Several callers rejected by the server at once: the first one replaces
-                    // the token; the others get that new token instead of a second acquisition.
-                    let just_installed = now
-                        .duration_since(entry.installed_at)
-                        .is_ok_and(|age| age < self.inner.options.min_refresh_interval);
-                    if just_installed {
-                        return Ok(entry.credentials.clone());
-                    }
-                    state.rejected = Some(entry.credentials.clone());
-                    self.inner.current.store(None);
+            if state.flight.is_none()
+                && let Some(entry) = self.inner.current.load_full()
+            {
+                // Several callers rejected by the server at once: the first one replaces
+                // the token; the others get that new token instead of a second acquisition.
+                let just_installed = now
+                    .duration_since(entry.installed_at)
+                    .is_ok_and(|age| age < self.inner.options.min_refresh_interval);
+                if just_installed && entry.replaces_rejected {
+                    return Ok(entry.credentials.clone());
                 }
+                state.rejected = Some(entry.credentials.clone());
+                self.inner.current.store(None);
             }
         }
         self.inner.acquire(AcquireReason::Rejected).await
@@ -472,11 +485,9 @@ impl Drop for WaiterGuard {
             let cancel = state.flight.as_ref().is_some_and(|f| {
                 f.id == self.flight_id && !f.background && f.waiters.load(Ordering::Acquire) == 0
             });
-            if cancel {
-                if let Some(f) = state.flight.take() {
-                    tracing::debug!("every caller stopped waiting; cancelling the acquisition");
-                    f.abort.abort();
-                }
+            if cancel && let Some(f) = state.flight.take() {
+                tracing::debug!("every caller stopped waiting; cancelling the acquisition");
+                f.abort.abort();
             }
         }
     }
@@ -538,7 +549,9 @@ impl Inner {
         };
         let outcome = match rx.wait_for(Option::is_some).await {
             Ok(value) => value.clone().unwrap_or_else(|| {
-                Err(AuthError::cancelled("the acquisition ended without a result"))
+                Err(AuthError::cancelled(
+                    "the acquisition ended without a result",
+                ))
             }),
             Err(_) => Err(AuthError::cancelled(
                 "the acquisition was cancelled (its authenticator was dropped or cleared)",
@@ -562,7 +575,11 @@ impl Inner {
                 state.next_refresh_at = Some(now + self.options.min_refresh_interval);
             }
             Err(e) if reason == AcquireReason::RefreshAhead => {
-                let backoff = self.options.retry.backoff(state.refresh_failures).max(self.options.min_refresh_interval);
+                let backoff = self
+                    .options
+                    .retry
+                    .backoff(state.refresh_failures)
+                    .max(self.options.min_refresh_interval);
                 state.refresh_failures = state.refresh_failures.saturating_add(1);
                 state.next_refresh_at = Some(now + backoff);
                 tracing::warn!(
@@ -579,39 +596,45 @@ impl Inner {
     async fn run(self: &Arc<Self>, reason: AcquireReason) -> Result<Credentials, AuthError> {
         let mut previous = {
             let state = self.lock();
-            state.rejected.clone().or_else(|| self.current.load().as_ref().map(|e| e.credentials.clone()))
+            state
+                .rejected
+                .clone()
+                .or_else(|| self.current.load().as_ref().map(|e| e.credentials.clone()))
         };
 
-        if previous.is_none() && self.take_store_load() {
-            if let Some(stored) = self.load_from_store().await {
-                let now = self.options.clock.now();
-                if !stored.is_expired_at(now, self.options.hard_skew) && reason != AcquireReason::Rejected {
-                    tracing::debug!("using credentials from the credential store");
-                    self.install(stored.clone(), now);
-                    return Ok(stored);
-                }
-                previous = Some(stored);
+        if previous.is_none()
+            && self.take_store_load()
+            && let Some(stored) = self.load_from_store().await
+        {
+            let now = self.options.clock.now();
+            if !stored.is_expired_at(now, self.options.hard_skew)
+                && reason != AcquireReason::Rejected
+            {
+                tracing::debug!("using credentials from the credential store");
+                self.install(stored.clone(), now, false);
+                return Ok(stored);
             }
+            previous = Some(stored);
         }
 
-        if let Some(prev) = previous.as_ref() {
-            if let Some(refresh_token) = prev.refresh_token() {
-                let result = self
-                    .with_retry("refresh", || self.source.refresh(refresh_token, prev))
-                    .await;
-                match result {
-                    Ok(Some(new)) => {
-                        let new = new.merged_onto(prev);
-                        return Ok(self.accept(new).await);
-                    }
-                    Ok(None) => {}
-                    Err(e) if e.is_invalid_grant() => {
-                        tracing::info!(error = %e, "the refresh token was rejected; a new login is needed");
-                        previous = Some(prev.clone().without_refresh_token());
-                        self.delete_from_store().await;
-                    }
-                    Err(e) => return Err(e),
+        if let Some(prev) = previous.as_ref()
+            && let Some(refresh_token) = prev.refresh_token()
+        {
+            let result = self
+                .with_retry("refresh", || self.source.refresh(refresh_token, prev))
+                .await;
+            match result {
+                Ok(Some(new)) => {
+                    let new = new.merged_onto(prev);
+                    return Ok(self.accept(new, reason).await);
                 }
+                Ok(None) => {}
+                Err(e) if e.is_invalid_grant() => {
+                    tracing::info!(error = %e, "the refresh token was rejected; a new login is needed");
+                    previous = Some(prev.clone().without_refresh_token());
+                    self.delete_from_store().await;
+                }
+                Err(e) => return Err(e),
             }
         }
 
@@ -622,31 +645,42 @@ impl Inner {
                  log in first (for example with `flyte-auth login`)",
             ));
         }
-        let context = FetchContext { reason, previous: previous.as_ref() };
+        let context = FetchContext {
+            reason,
+            previous: previous.as_ref(),
+        };
         let new = if interactive {
             self.source.fetch(&context).await?
         } else {
-            self.with_retry("fetch", || self.source.fetch(&context)).await?
+            self.with_retry("fetch", || self.source.fetch(&context))
+                .await?
         };
-        Ok(self.accept(new).await)
+        Ok(self.accept(new, reason).await)
     }
 
     /// Saves new credentials (before anyone sees them, so a rotated refresh token is never
     /// lost) and installs them in the cache.
-    async fn accept(&self, credentials: Credentials) -> Credentials {
-        if let Some(store) = &self.options.store {
-            if let Err(e) = store.save(&self.options.store_key, &credentials).await {
-                tracing::warn!(error = %e, "could not save credentials; keeping them in memory only");
-            }
+    async fn accept(&self, credentials: Credentials, reason: AcquireReason) -> Credentials {
+        if let Some(store) = &self.options.store
+            && let Err(e) = store.save(&self.options.store_key, &credentials).await
+        {
+            tracing::warn!(error = %e, "could not save credentials; keeping them in memory only");
         }
         let now = self.options.clock.now();
-        self.install(credentials.clone(), now);
+        self.install(credentials.clone(), now, reason == AcquireReason::Rejected);
         credentials
     }
 
-    fn install(&self, credentials: Credentials, now: SystemTime) {
+    fn install(&self, credentials: Credentials, now: SystemTime, replaces_rejected: bool) {
         let (soft_at, hard_at) = deadlines(now, credentials.expires_at(), &self.options);
-        self.current.store(Some(Arc::new(Entry { credentials, soft_at, hard_at, installed_at: now })));
+        let entry = Entry {
+            credentials,
+            soft_at,
+            hard_at,
+            installed_at: now,
+            replaces_rejected,
+        };
+        self.current.store(Some(Arc::new(entry)));
     }
 
     fn take_store_load(&self) -> bool {
@@ -668,10 +702,10 @@ impl Inner {
     }
 
     async fn delete_from_store(&self) {
-        if let Some(store) = &self.options.store {
-            if let Err(e) = store.delete(&self.options.store_key).await {
-                tracing::warn!(error = %e, "could not delete rejected credentials from the store");
-            }
+        if let Some(store) = &self.options.store
+            && let Err(e) = store.delete(&self.options.store_key).await
+        {
+            tracing::warn!(error = %e, "could not delete rejected credentials from the store");
         }
     }
 
@@ -716,7 +750,9 @@ fn deadlines(
     };
     let life = expires_at.duration_since(now).unwrap_or_default();
     if life.is_zero() {
-        tracing::warn!("received a token that is already expired; using it until a server rejects it");
+        tracing::warn!(
+            "received a token that is already expired; using it until a server rejects it"
+        );
         let hard = now + options.min_refresh_interval;
         return (Some(hard), Some(hard));
     }

@@ -71,7 +71,11 @@ pub struct OAuthErrorResponse {
 impl OAuthErrorResponse {
     /// An error response with only the `error` code.
     pub fn new(error: impl Into<String>) -> Self {
-        Self { error: error.into(), error_description: None, error_uri: None }
+        Self {
+            error: error.into(),
+            error_description: None,
+            error_uri: None,
+        }
     }
 
     /// Sets `error_description`.
@@ -283,8 +287,10 @@ impl AuthError {
         match self.inner.kind {
             ErrorKind::Transport | ErrorKind::Timeout => true,
             ErrorKind::OAuth => {
-                matches!(self.oauth_error_code(), Some("server_error" | "temporarily_unavailable"))
-                    || matches!(self.inner.status, Some(429 | 500..=599))
+                matches!(
+                    self.oauth_error_code(),
+                    Some("server_error" | "temporarily_unavailable")
+                ) || matches!(self.inner.status, Some(429 | 500..=599))
             }
             _ => false,
         }
@@ -347,7 +353,10 @@ impl fmt::Debug for AuthError {
 
 impl StdError for AuthError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner.source.as_ref().map(|s| s.as_ref() as &(dyn StdError + 'static))
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn StdError + 'static))
     }
 }
 
@@ -399,13 +408,18 @@ mod tests {
         assert!(busy.is_retryable());
         let s503 = AuthError::oauth(OAuthErrorResponse::new("whatever"), Some(503));
         assert!(s503.is_retryable());
-        assert!(!AuthError::transport("maybe spent").with_retryable(false).is_retryable());
+        assert!(
+            !AuthError::transport("maybe spent")
+                .with_retryable(false)
+                .is_retryable()
+        );
     }
 
     #[test]
     fn display_includes_provider_answer() {
         let e = AuthError::oauth(
-            OAuthErrorResponse::new("invalid_client").with_description("client authentication failed"),
+            OAuthErrorResponse::new("invalid_client")
+                .with_description("client authentication failed"),
             Some(401),
         )
         .context("token request to https://idp/token");
@@ -421,7 +435,10 @@ mod tests {
         let e = AuthError::transport("connect").with_source(std::io::Error::other("refused"));
         let shared = e.clone();
         let edited = shared.context("calling idp");
-        assert_eq!(edited.source().map(|s| s.to_string()).as_deref(), Some("refused"));
+        assert_eq!(
+            edited.source().map(|s| s.to_string()).as_deref(),
+            Some("refused")
+        );
         assert_eq!(e.message(), "connect");
         assert_eq!(edited.message(), "calling idp: connect");
     }

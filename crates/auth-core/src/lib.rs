@@ -60,12 +60,16 @@ pub mod testing;
 pub use async_trait::async_trait;
 pub use authenticator::{Authenticator, SharedAuthenticator};
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use config::{ClientConfig, ClientConfigStore, DEFAULT_HEADER_KEY, StaticClientConfigStore, non_empty};
+pub use config::{
+    ClientConfig, ClientConfigStore, DEFAULT_HEADER_KEY, StaticClientConfigStore, non_empty,
+};
 pub use credentials::{Credentials, jwt_claims, jwt_expiry};
-pub use engine::{AcquireReason, EngineOptions, FetchContext, RetryPolicy, TokenEngine, TokenSource};
+pub use engine::{
+    AcquireReason, EngineOptions, FetchContext, RetryPolicy, TokenEngine, TokenSource,
+};
 pub use error::{AuthError, ErrorKind, OAuthErrorResponse};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, HeaderValue, IdToken, PkceCodeVerifier,
-    RefreshToken, constant_time_eq,
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, HeaderValue, IdToken,
+    PkceCodeVerifier, RefreshToken, constant_time_eq,
 };
 pub use store::{CredentialStore, MemoryStore};

@@ -104,9 +104,18 @@ mod tests {
 
     #[test]
     fn debug_is_redacted_exactly() {
-        assert_eq!(format!("{:?}", ClientSecret::new("s3cr3t")), "ClientSecret([redacted])");
-        assert_eq!(format!("{:?}", AccessToken::new("at")), "AccessToken([redacted])");
-        assert_eq!(format!("{:?}", RefreshToken::new("rt")), "RefreshToken([redacted])");
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("s3cr3t")),
+            "ClientSecret([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", AccessToken::new("at")),
+            "AccessToken([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", RefreshToken::new("rt")),
+            "RefreshToken([redacted])"
+        );
         assert_eq!(format!("{:?}", IdToken::new("it")), "IdToken([redacted])");
         assert_eq!(
             format!("{:?}", AuthorizationCode::new("c")),
@@ -116,8 +125,14 @@ mod tests {
             format!("{:?}", PkceCodeVerifier::new("v")),
             "PkceCodeVerifier([redacted])"
         );
-        assert_eq!(format!("{:?}", DeviceCode::new("d")), "DeviceCode([redacted])");
-        assert_eq!(format!("{:?}", HeaderValue::new("Bearer x")), "HeaderValue([redacted])");
+        assert_eq!(
+            format!("{:?}", DeviceCode::new("d")),
+            "DeviceCode([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", HeaderValue::new("Bearer x")),
+            "HeaderValue([redacted])"
+        );
         assert_eq!(
             format!("{:#?}", Some(AccessToken::new("at"))),
             "Some(\n    AccessToken([redacted]),\n)"

@@ -46,7 +46,10 @@ impl ScriptedSource {
 
     /// A source whose calls each wait for [`release`](Self::release).
     pub fn gated() -> Self {
-        Self { gate: Some(Semaphore::new(0)), ..Self::default() }
+        Self {
+            gate: Some(Semaphore::new(0)),
+            ..Self::default()
+        }
     }
 
     /// Marks the source as interactive (a browser or device login).
@@ -89,15 +92,17 @@ impl ScriptedSource {
     }
 
     async fn wait_gate(&self) {
-        if let Some(g) = &self.gate {
-            if let Ok(p) = g.acquire().await {
-                p.forget();
-            }
+        if let Some(g) = &self.gate
+            && let Ok(p) = g.acquire().await
+        {
+            p.forget();
         }
     }
 
     fn now(&self) -> std::time::SystemTime {
-        self.clock.as_ref().map_or_else(std::time::SystemTime::now, |c| c.now())
+        self.clock
+            .as_ref()
+            .map_or_else(std::time::SystemTime::now, |c| c.now())
     }
 
     fn answer(&self, step: Option<Step>, default_name: String) -> Result<Credentials, AuthError> {

@@ -1,0 +1,407 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::testing::{ScriptedSource, Step};
+use crate::{ErrorKind, MemoryStore, OAuthErrorResponse, TokioClock};
+
+fn engine_with(source: Arc<ScriptedSource>, clock: Arc<TokioClock>) -> TokenEngine {
+    TokenEngine::new(source, EngineOptions::default().with_clock(clock))
+}
+
+fn setup(source: ScriptedSource) -> (Arc<ScriptedSource>, Arc<TokioClock>) {
+    let clock = Arc::new(TokioClock::new());
+    (Arc::new(source.with_clock(clock.clone())), clock)
+}
+
+fn invalid_grant() -> AuthError {
+    AuthError::oauth(OAuthErrorResponse::new("invalid_grant"), Some(400))
+}
+
+/// Lets spawned tasks run without moving the paused clock.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_cold_callers_cause_one_acquisition() {
+    let (source, clock) = setup(ScriptedSource::gated());
+    let engine = Arc::new(engine_with(source.clone(), clock));
+    let callers: Vec<_> = (0..1000)
+        .map(|_| {
+            let e = engine.clone();
+            tokio::spawn(async move { e.credentials().await })
+        })
+        .collect();
+    // Wait until the one acquisition is under way, then let it finish.
+    while source.fetches() == 0 {
+        tokio::task::yield_now().await;
+    }
+    source.release(1);
+    for c in callers {
+        let creds = c.await.expect("caller task").expect("credentials");
+        assert_eq!(creds.access_token().secret(), "fetch-1");
+    }
+    assert_eq!(source.fetches(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_ahead_serves_current_token_while_refresh_is_blocked() {
+    let (source, clock) = setup(ScriptedSource::gated());
+    source.script_fetch([Step::Token("at-1", Some("rt-1"), Some(3600))]);
+    source.script_refresh([Step::Token("at-2", None, Some(3600))]);
+    let engine = engine_with(source.clone(), clock);
+    source.release(1);
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+
+    // 15 s before expiry: past the soft deadline (window >= 240 s), before the hard one (10 s).
+    tokio::time::advance(Duration::from_secs(3600 - 15)).await;
+    for _ in 0..100 {
+        let c = engine.credentials().await.unwrap();
+        assert_eq!(c.access_token().secret(), "at-1");
+    }
+    settle().await;
+    assert_eq!(source.refreshes(), 1, "exactly one background refresh");
+
+    source.release(1);
+    settle().await;
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "at-2");
+    // The refresh response had no refresh token: the old one is kept.
+    assert_eq!(c.refresh_token().map(|r| r.secret()), Some("rt-1"));
+    assert_eq!(source.fetches(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_soft_refresh_keeps_token_then_hard_expiry_fails_all_waiters_then_retries() {
+    let (source, clock) = setup(ScriptedSource::gated());
+    source.script_fetch([Step::Token("at-1", Some("rt-1"), Some(3600))]);
+    let engine = Arc::new(TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_retry(RetryPolicy::none()),
+    ));
+    source.release(1);
+    engine.credentials().await.unwrap();
+
+    // Soft refresh fails with a transient error: the valid token is still served.
+    source.script_refresh([Step::Fail(AuthError::transport("connection reset"))]);
+    tokio::time::advance(Duration::from_secs(3600 - 15)).await;
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    source.release(1);
+    settle().await;
+    assert_eq!(source.refreshes(), 1);
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    assert_eq!(
+        source.refreshes(),
+        1,
+        "the failed refresh is rate-limited, not retried at once"
+    );
+
+    // Past hard expiry every waiter gets the one error.
+    source.script_refresh([Step::Fail(AuthError::transport("connection refused"))]);
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let e = engine.clone();
+            tokio::spawn(async move { e.credentials().await })
+        })
+        .collect();
+    settle().await;
+    source.release(1);
+    for w in waiters {
+        let err = w.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport);
+        assert!(err.message().contains("refused"), "{err}");
+    }
+    assert_eq!(source.refreshes(), 2);
+
+    // The next call tries again, and succeeds.
+    source.script_refresh([Step::Token("at-2", Some("rt-2"), Some(3600))]);
+    source.release(1);
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-2"
+    );
+    assert_eq!(source.refreshes(), 3);
+    assert_eq!(
+        source.fetches(),
+        1,
+        "a network error never starts the full flow"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_grant_drops_refresh_token_and_runs_full_flow_once() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(MemoryStore::new());
+    source.script_fetch([
+        Step::Token("at-1", Some("rt-1"), Some(60)),
+        Step::Token("at-2", Some("rt-2"), Some(60)),
+    ]);
+    source.script_refresh([Step::Fail(invalid_grant())]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    engine.credentials().await.unwrap();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "at-2");
+    assert_eq!((source.refreshes(), source.fetches()), (1, 2));
+    let stored = store.load("idp").await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token().map(|r| r.secret()), Some("rt-2"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_refresh_error_is_retried_and_never_starts_full_flow() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    source.script_fetch([Step::Token("at-1", Some("rt-1"), Some(60))]);
+    source.script_refresh([
+        Step::Fail(AuthError::transport("reset")),
+        Step::Fail(AuthError::timeout("no answer within 30s")),
+        Step::Fail(AuthError::transport("reset again")),
+    ]);
+    let engine = engine_with(source.clone(), clock);
+    engine.credentials().await.unwrap();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let err = engine.credentials().await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(source.refreshes(), 3, "default policy: three attempts");
+    assert_eq!(source.fetches(), 1, "no browser for a network blip");
+}
+
+#[tokio::test(start_paused = true)]
+async fn interaction_off_returns_interaction_required() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_interactive(false),
+    );
+    let err = engine.credentials().await.unwrap_err();
+    assert!(err.is_interaction_required(), "{err}");
+    assert_eq!(source.fetches(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stored_credentials_are_used_without_acquisition_and_rotation_is_saved_first() {
+    let clock = Arc::new(TokioClock::new());
+    let store = Arc::new(MemoryStore::new());
+    let stored = Credentials::new(crate::AccessToken::new("stored-at"))
+        .with_refresh_token(Some(crate::RefreshToken::new("stored-rt")))
+        .with_expires_at(Some(clock.now() + Duration::from_secs(30)));
+    store.save("idp", &stored).await.unwrap();
+
+    let source = Arc::new(ScriptedSource::new().with_clock(clock.clone()));
+    source.script_refresh([Step::Token("at-2", Some("rt-rotated"), Some(3600))]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "stored-at"
+    );
+    assert_eq!((source.fetches(), source.refreshes()), (0, 0));
+
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "at-2");
+    // By the time the caller holds the new token, the rotated refresh token is stored.
+    let saved = store.load("idp").await.unwrap().unwrap();
+    assert_eq!(
+        saved.refresh_token().map(|r| r.secret()),
+        Some("rt-rotated")
+    );
+    assert_eq!(saved.access_token().secret(), "at-2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn short_lived_tokens_refresh_once_per_token_not_in_a_loop() {
+    let (source, clock) = setup(ScriptedSource::new());
+    source.script_fetch([Step::Token("at-0", Some("rt"), Some(2))]);
+    source.script_refresh((0..100).map(|_| Step::Token("at-n", Some("rt"), Some(2))));
+    let engine = engine_with(source.clone(), clock);
+    // Call every 50 ms for 20 s: ten 2-second lifetimes.
+    for _ in 0..400 {
+        let c = engine.credentials().await.unwrap();
+        assert!(
+            c.expires_at().unwrap() > engine.options().clock.now(),
+            "never an expired token"
+        );
+        tokio::time::advance(Duration::from_millis(50)).await;
+        settle().await;
+    }
+    let refreshes = source.refreshes();
+    assert!(
+        (9..=20).contains(&refreshes),
+        "about one refresh per token, got {refreshes}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn already_expired_tokens_do_not_cause_a_busy_loop() {
+    let (source, clock) = setup(ScriptedSource::new());
+    source.script_fetch((0..100).map(|_| Step::Token("stale", None, Some(0))));
+    let engine = engine_with(source.clone(), clock);
+    for _ in 0..100 {
+        engine.credentials().await.unwrap();
+    }
+    assert_eq!(
+        source.fetches(),
+        1,
+        "an expired token lives min_refresh_interval"
+    );
+    tokio::time::advance(Duration::from_millis(1100)).await;
+    engine.credentials().await.unwrap();
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_credentials_replaces_rejected_token_once_for_many_callers() {
+    let (source, clock) = setup(ScriptedSource::new());
+    source.script_fetch([
+        Step::Token("at-1", None, None),
+        Step::Token("at-2", None, None),
+    ]);
+    let engine = Arc::new(engine_with(source.clone(), clock));
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    for _ in 0..5 {
+        let c = engine.refresh_credentials().await.unwrap();
+        assert_eq!(c.access_token().secret(), "at-2");
+    }
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_engine_ends_its_background_work() {
+    let (source, clock) = setup(ScriptedSource::gated());
+    source.script_fetch([Step::Token("at-1", Some("rt-1"), Some(3600))]);
+    let engine = engine_with(source.clone(), clock);
+    source.release(1);
+    engine.credentials().await.unwrap();
+    tokio::time::advance(Duration::from_secs(3600 - 15)).await;
+    engine.credentials().await.unwrap();
+    settle().await;
+    assert_eq!(
+        source.refreshes(),
+        1,
+        "a background refresh is blocked in the source"
+    );
+
+    let weak = Arc::downgrade(&source);
+    drop(source);
+    assert!(
+        weak.upgrade().is_some(),
+        "the refresh task still holds the source"
+    );
+    drop(engine);
+    settle().await;
+    assert!(
+        weak.upgrade().is_none(),
+        "dropping the engine aborted the refresh task"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_giving_up_cancels_the_foreground_acquisition() {
+    let (source, clock) = setup(ScriptedSource::gated());
+    let engine = engine_with(source.clone(), clock);
+    let r = tokio::time::timeout(Duration::from_secs(1), engine.credentials()).await;
+    assert!(r.is_err(), "timed out while the source is blocked");
+    settle().await;
+    let weak = Arc::downgrade(&source);
+    let source_count_before = Arc::strong_count(&source);
+    assert_eq!(
+        source_count_before, 2,
+        "only this test and the engine hold the source"
+    );
+    drop(source);
+    drop(engine);
+    assert!(weak.upgrade().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn clear_forgets_memory_and_store() {
+    let (source, clock) = setup(ScriptedSource::new());
+    let store = Arc::new(MemoryStore::new());
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "k"),
+    );
+    engine.credentials().await.unwrap();
+    assert!(store.load("k").await.unwrap().is_some());
+    engine.clear().await.unwrap();
+    assert!(store.load("k").await.unwrap().is_none());
+    assert!(engine.cached().is_none());
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "fetch-2"
+    );
+}
+
+#[test]
+fn deadlines_shrink_for_short_tokens_and_never_exceed_half_the_lifetime() {
+    let opts = EngineOptions::default();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    for life in [1u64, 2, 5, 30, 120, 600, 3600, 86_400] {
+        let exp = now + Duration::from_secs(life);
+        let (soft, hard) = deadlines(now, Some(exp), &opts);
+        let (soft, hard) = (soft.unwrap(), hard.unwrap());
+        assert!(soft <= hard && hard < exp, "life {life}");
+        let margin = exp.duration_since(soft).unwrap();
+        assert!(
+            margin <= Duration::from_secs(life) / 2,
+            "life {life}: margin {margin:?}"
+        );
+    }
+    let exp = now + Duration::from_secs(3600);
+    let (soft, hard) = deadlines(now, Some(exp), &opts);
+    assert_eq!(
+        exp.duration_since(hard.unwrap()).unwrap(),
+        Duration::from_secs(10)
+    );
+    let window = hard.unwrap().duration_since(soft.unwrap()).unwrap();
+    assert!(
+        window >= Duration::from_secs(240) && window <= Duration::from_secs(300),
+        "{window:?}"
+    );
+    assert_eq!(deadlines(now, None, &opts), (None, None));
+}
+
+#[test]
+fn backoff_is_capped_and_jittered() {
+    let p = RetryPolicy::default();
+    for retry in 0..30 {
+        let b = p.backoff(retry);
+        assert!(b <= p.max_backoff, "{b:?}");
+        let full = p
+            .initial_backoff
+            .saturating_mul(1 << retry.min(20))
+            .min(p.max_backoff);
+        assert!(b >= full / 2, "{b:?} < half of {full:?}");
+    }
+}

@@ -1,0 +1,211 @@
+//! The machine: commands, packages, and the test identity provider process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Runs a command from the workspace root, inheriting stdio; fails if it fails.
+pub(crate) fn step(title: &str, argv: &[&str], vars: &[(&str, &str)]) -> Result {
+    eprintln!("\n==> {title}: {}", argv.join(" "));
+    let started = Instant::now();
+    let status = Command::new(argv[0])
+        .args(&argv[1..])
+        .envs(vars.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not run {}: {e}", argv[0]))?;
+    eprintln!(
+        "<== {title}: {status} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{title} failed ({status})"))
+    }
+}
+
+/// Whether a program is on PATH.
+pub(crate) fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Debian packages the tests need, by the program that shows each is installed.
+const PACKAGES: &[(&str, &str)] = &[
+    ("dbus-daemon", "dbus"),
+    ("gnome-keyring-daemon", "gnome-keyring"),
+    ("secret-tool", "libsecret-tools"),
+    ("keyctl", "keyutils"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
+];
+
+/// Installs the Debian packages whose programs are missing (the tests run as root on CI).
+pub(crate) fn ensure_debian_packages() -> Result {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(prog, _)| !have(prog))
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !have("apt-get") {
+        return Err(format!(
+            "missing programs from packages {missing:?} and no apt-get to install them"
+        ));
+    }
+    eprintln!(
+        "xtask: installing missing Debian packages: {}",
+        missing.join(" ")
+    );
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let update: Vec<&str> = sudo
+        .iter()
+        .copied()
+        .chain(["apt-get", "update", "-qq"])
+        .collect();
+    step("apt-get update", &update, &[])?;
+    let mut install: Vec<&str> = sudo
+        .iter()
+        .copied()
+        .chain(["apt-get", "install", "-y", "-qq", "--no-install-recommends"])
+        .collect();
+    install.extend(missing.iter());
+    step(
+        "apt-get install",
+        &install,
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The directory of the test identity provider (a Node project).
+pub(crate) fn idp_dir() -> PathBuf {
+    root().join("crates/auth-testkit/idp")
+}
+
+/// `npm ci` for the test identity provider when its dependencies are not installed.
+pub(crate) fn ensure_idp_dependencies() -> Result {
+    let dir = idp_dir();
+    if dir
+        .join("node_modules/oidc-provider/package.json")
+        .is_file()
+    {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .map_err(|e| format!("could not run npm (install nodejs and npm): {e}"))?;
+    if !status.success() {
+        return Err(format!("npm ci in {} failed ({status})", dir.display()));
+    }
+    eprintln!(
+        "xtask: installed the identity provider's npm dependencies in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A running test identity provider, stopped (by PID) when dropped.
+pub(crate) struct Idp {
+    child: Child,
+    /// Its issuer URL.
+    pub(crate) issuer: String,
+}
+
+impl Idp {
+    /// Starts `node server.mjs` and waits (up to 20 s) for the issuer line on stdout.
+    pub(crate) fn start() -> Result<Idp> {
+        Self::start_with(&[])
+    }
+
+    /// Starts it with extra environment variables (the knobs in its README).
+    pub(crate) fn start_with(vars: &[(&str, &str)]) -> Result<Idp> {
+        let log_path = root().join("target/idp.log");
+        let _ = std::fs::create_dir_all(root().join("target"));
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(idp_dir())
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("could not start node (install nodejs): {e}"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("no stdout from the identity provider")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            // Keep reading so the provider never blocks on a full pipe.
+            for _ in lines {}
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Some(Ok(line))) if line.starts_with("http") => Ok(Idp {
+                child,
+                issuer: line.trim().to_string(),
+            }),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                Err(format!(
+                    "the test identity provider did not start ({other:?}); its log:\n{}",
+                    log.lines()
+                        .rev()
+                        .take(20)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ))
+            }
+        }
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until it exits.
+    pub(crate) fn wait(mut self) {
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
