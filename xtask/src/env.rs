@@ -209,3 +209,116 @@ impl Drop for Idp {
         let _ = self.child.wait();
     }
 }
+
+/// A private D-Bus session bus with an unlocked gnome-keyring, stopped (by PID) when dropped.
+pub(crate) struct SecretService {
+    bus_pid: String,
+    keyring: Child,
+    bus_address: String,
+    runtime_dir: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl SecretService {
+    /// Starts the bus and the keyring and waits (up to 5 s) until the Secret Service answers.
+    pub(crate) fn start() -> Result<SecretService> {
+        let base = std::env::temp_dir().join(format!("flyte-auth-keyring-{}", std::process::id()));
+        let runtime_dir = base.join("run");
+        let data_dir = base.join("data");
+        for d in [&runtime_dir, &data_dir] {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let out = Command::new("dbus-daemon")
+            .args([
+                "--session",
+                "--fork",
+                "--nopidfile",
+                "--print-address=1",
+                "--print-pid=1",
+            ])
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .output()
+            .map_err(|e| format!("could not start dbus-daemon (install dbus): {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let (Some(bus_address), Some(bus_pid)) = (lines.next(), lines.next()) else {
+            return Err(format!(
+                "dbus-daemon printed no address: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        };
+        let (bus_address, bus_pid) = (bus_address.trim().to_string(), bus_pid.trim().to_string());
+        let spawned = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env("XDG_DATA_HOME", &data_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut keyring = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = Command::new("kill").arg(&bus_pid).status();
+                return Err(format!(
+                    "could not start gnome-keyring-daemon (install gnome-keyring): {e}"
+                ));
+            }
+        };
+        if let Some(mut stdin) = keyring.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(b"flyte-auth-demo");
+        }
+        let service = SecretService {
+            bus_pid,
+            keyring,
+            bus_address,
+            runtime_dir,
+            data_dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let owned = Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &service.bus_address)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"));
+            if owned {
+                return Ok(service);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("the Secret Service did not appear on the private bus within 5 s".into())
+    }
+
+    /// The environment that points a program at this keyring.
+    pub(crate) fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.runtime_dir.display().to_string(),
+            ),
+            ("XDG_DATA_HOME".into(), self.data_dir.display().to_string()),
+        ]
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        let _ = self.keyring.kill();
+        let _ = self.keyring.wait();
+        let _ = Command::new("kill").arg(&self.bus_pid).status();
+        if let Some(base) = self.runtime_dir.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
