@@ -1,2 +1,480 @@
-//! Client credentials grant for flyte-auth.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use auth_core::{
+    AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
+    Credentials, EngineOptions, FetchContext, HeaderValue, TokenEngine, TokenSource, async_trait,
+};
+use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions};
+
+/// A setting that [`ClientCredentialsBuilder::build`] refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A required value was not given.
+    #[error("{name} is missing: {hint}")]
+    Missing {
+        /// Which value: `client id`, `client secret`, `token endpoint or client config store`.
+        name: &'static str,
+        /// How to give it.
+        hint: &'static str,
+    },
+    /// A value is malformed, or the HTTP client could not be set up.
+    #[error("{0}")]
+    Invalid(#[source] AuthError),
+}
+
+impl From<BuildError> for AuthError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Invalid(inner) => inner,
+            missing => AuthError::configuration(missing.to_string()),
+        }
+    }
+}
+
+/// Where the token endpoint comes from.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    Static(String),
+    Store(Arc<dyn ClientConfigStore>),
+}
+
+/// Machine-to-machine credentials: the OAuth 2.0 client credentials grant
+/// (RFC 6749 §4.4), cached, shared by concurrent callers and renewed ahead of expiry by the
+/// `auth_core` token engine.
+///
+/// Built with [`ClientCredentialsAuthenticator::builder`]. Implements [`Authenticator`].
+pub struct ClientCredentialsAuthenticator {
+    engine: TokenEngine,
+}
+
+impl fmt::Debug for ClientCredentialsAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentialsAuthenticator")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl ClientCredentialsAuthenticator {
+    /// A builder with no settings.
+    pub fn builder() -> ClientCredentialsBuilder {
+        ClientCredentialsBuilder::default()
+    }
+}
+
+#[async_trait]
+impl Authenticator for ClientCredentialsAuthenticator {
+    async fn credentials(&self) -> Result<Credentials, AuthError> {
+        self.engine.credentials().await
+    }
+
+    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
+        self.engine.refresh_credentials().await
+    }
+
+    fn header_key(&self) -> String {
+        self.engine.header_key()
+    }
+
+    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
+        self.engine.header_value(credentials)
+    }
+
+    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
+        self.engine.stored_credentials().await
+    }
+
+    async fn clear(&self) -> Result<(), AuthError> {
+        self.engine.clear().await
+    }
+}
+
+/// Settings of a [`ClientCredentialsAuthenticator`].
+///
+/// Required: [`client_id`](Self::client_id), [`client_secret`](Self::client_secret), and
+/// either [`token_endpoint`](Self::token_endpoint) or
+/// [`config_store`](Self::config_store) (Flyte discovery, issuer discovery, static).
+///
+/// Precedence: scopes given here are used (an empty list sends no `scope`), the config
+/// store's scopes (the server's public-client scopes) only otherwise; the same for the
+/// audience; a header key given here beats the discovered one, which beats `authorization`.
+#[derive(Default)]
+pub struct ClientCredentialsBuilder {
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    token_endpoint: Option<String>,
+    config_store: Option<Arc<dyn ClientConfigStore>>,
+    scopes: Option<Vec<String>>,
+    audience: Option<String>,
+    auth_method: ClientAuthMethod,
+    header_key: Option<String>,
+    transport: Option<TransportOptions>,
+    http: Option<HttpClient>,
+    store: Option<Arc<dyn CredentialStore>>,
+    store_key: Option<String>,
+    engine: Option<EngineOptions>,
+    allow_http: bool,
+}
+
+impl fmt::Debug for ClientCredentialsBuilder {
+    // Hand-written: the client secret is shown only as present or not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentialsBuilder")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("token_endpoint", &self.token_endpoint)
+            .field("config_store", &self.config_store)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("auth_method", &self.auth_method)
+            .field("header_key", &self.header_key)
+            .field("transport", &self.transport)
+            .field("store", &self.store.as_ref().map(|_| "[store]"))
+            .field("store_key", &self.store_key)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCredentialsBuilder {
+    /// The client id (required).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The client secret (required).
+    pub fn client_secret(mut self, secret: ClientSecret) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// A static token endpoint: no discovery. Beats [`config_store`](Self::config_store).
+    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into());
+        self
+    }
+
+    /// Where the token endpoint, scopes, audience and header key come from:
+    /// `auth_oauth2::FlyteDiscovery`, `auth_oauth2::IssuerDiscovery` or a static store.
+    /// Only its `token_endpoint`, `scopes`, `audience` and `header_key` are used; the client
+    /// id is always this builder's.
+    pub fn config_store(mut self, store: Arc<dyn ClientConfigStore>) -> Self {
+        self.config_store = Some(store);
+        self
+    }
+
+    /// The scopes to request. Given, they are used as they are (an empty list sends no
+    /// `scope`); not given, the config store's scopes are used.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The `audience` parameter (Auth0 and others). Beats the config store's.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into()).filter(|a| !a.trim().is_empty());
+        self
+    }
+
+    /// How the secret is sent: [`ClientAuthMethod::Basic`] (the default) or
+    /// [`ClientAuthMethod::Post`].
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The header key that carries the token. Beats the discovered one.
+    pub fn header_key(mut self, key: impl Into<String>) -> Self {
+        self.header_key = Some(key.into()).filter(|k| !k.trim().is_empty());
+        self
+    }
+
+    /// Transport settings (CA bundle, proxy, timeouts) for a client built here.
+    pub fn transport(mut self, options: TransportOptions) -> Self {
+        self.transport = Some(options);
+        self
+    }
+
+    /// An HTTP client to share (with the config store, for example). Beats
+    /// [`transport`](Self::transport).
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Persists the credentials in `store`. None by default: a service should not write to a
+    /// user's keyring unless asked.
+    pub fn credential_store(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The key of the credentials in the store. Default: the token endpoint, or
+    /// `client-credentials:<client id>` with a config store.
+    pub fn store_key(mut self, key: impl Into<String>) -> Self {
+        self.store_key = Some(key.into());
+        self
+    }
+
+    /// Token engine settings (refresh window, skew, retries). The credential store and
+    /// header key set here take precedence.
+    pub fn engine_options(mut self, options: EngineOptions) -> Self {
+        self.engine = Some(options);
+        self
+    }
+
+    /// Allows a static token endpoint over plain http on a host that is not loopback (the
+    /// client secret then crosses the network unencrypted). Off by default.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Checks the settings and builds the authenticator. Must be called inside a tokio
+    /// runtime only when credentials are requested, not here.
+    pub fn build(self) -> Result<ClientCredentialsAuthenticator, BuildError> {
+        let client_id = self.client_id.filter(|c| !c.trim().is_empty()).ok_or(BuildError::Missing {
+            name: "client id",
+            hint: "set it with .client_id(..) (Flyte config: clientId, FLYTE_CREDENTIALS_CLIENT_ID)",
+        })?;
+        let secret = self
+            .client_secret
+            .filter(|s| !s.secret().is_empty())
+            .ok_or(BuildError::Missing {
+                name: "client secret",
+                hint: "set it with .client_secret(..) (Flyte config: clientSecretLocation, \
+                   clientSecretEnvVar or FLYTE_CREDENTIALS_CLIENT_SECRET)",
+            })?;
+        let endpoint = match (
+            self.token_endpoint.filter(|t| !t.trim().is_empty()),
+            self.config_store,
+        ) {
+            (Some(url), _) => {
+                check_token_endpoint(&url, self.allow_http)?;
+                Endpoint::Static(url.trim().to_string())
+            }
+            (None, Some(store)) => Endpoint::Store(store),
+            (None, None) => {
+                return Err(BuildError::Missing {
+                    name: "token endpoint or client config store",
+                    hint: "set .token_endpoint(..) (Flyte config: tokenUrl) or \
+                           .config_store(..) (for example auth_oauth2::FlyteDiscovery)",
+                });
+            }
+        };
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::Invalid)?
+            }
+        };
+        let method = match self.auth_method {
+            ClientAuthMethod::None => ClientAuthMethod::Basic,
+            m => m,
+        };
+        let client =
+            OAuth2Client::new(http, client_id.clone()).with_client_secret(Some(secret), method);
+        let store_key = self.store_key.unwrap_or_else(|| match &endpoint {
+            Endpoint::Static(url) => url.clone(),
+            Endpoint::Store(_) => format!("client-credentials:{client_id}"),
+        });
+        let mut options = self.engine.unwrap_or_default();
+        if self.store.is_some() || options.store.is_none() {
+            options = options.with_store(self.store, store_key);
+        }
+        if self.header_key.is_some() {
+            options = options.with_header_key(self.header_key.clone());
+        }
+        let source = ClientCredentialsSource {
+            client,
+            endpoint,
+            scopes: self.scopes,
+            audience: self.audience,
+            header_key: self.header_key,
+            discovered_header_key: OnceLock::new(),
+        };
+        Ok(ClientCredentialsAuthenticator {
+            engine: TokenEngine::new(Arc::new(source), options),
+        })
+    }
+}
+
+fn check_token_endpoint(url: &str, allow_http: bool) -> Result<(), BuildError> {
+    let invalid = |m: String| BuildError::Invalid(AuthError::configuration(m));
+    let trimmed = url.trim();
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+        invalid(format!(
+            "the token endpoint {url:?} is not a URL: use https://host/path"
+        ))
+    })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host_only = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    if host_only.is_empty() {
+        return Err(invalid(format!("the token endpoint {url:?} has no host")));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(host_only) => Ok(()),
+        "http" => Err(invalid(format!(
+            "the token endpoint {url:?} uses plain http, which would send the client secret \
+             unencrypted: use https, or allow it explicitly with .allow_http(true)"
+        ))),
+        other => Err(invalid(format!(
+            "the token endpoint {url:?} uses the scheme {other:?}: use https"
+        ))),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The acquisition: one client credentials grant.
+struct ClientCredentialsSource {
+    client: OAuth2Client,
+    endpoint: Endpoint,
+    scopes: Option<Vec<String>>,
+    audience: Option<String>,
+    header_key: Option<String>,
+    discovered_header_key: OnceLock<String>,
+}
+
+impl fmt::Debug for ClientCredentialsSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentialsSource")
+            .field("client", &self.client)
+            .field("endpoint", &self.endpoint)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("header_key", &self.header_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCredentialsSource {
+    /// The token endpoint, scopes and audience to use, by precedence.
+    async fn resolve(&self) -> Result<(String, Vec<String>, Option<String>), AuthError> {
+        match &self.endpoint {
+            Endpoint::Static(url) => Ok((
+                url.clone(),
+                self.scopes.clone().unwrap_or_default(),
+                self.audience.clone(),
+            )),
+            Endpoint::Store(store) => {
+                let ClientConfig {
+                    token_endpoint,
+                    scopes,
+                    audience,
+                    header_key,
+                    ..
+                } = store.client_config().await?;
+                let _ = self.discovered_header_key.set(header_key);
+                Ok((
+                    token_endpoint,
+                    self.scopes.clone().unwrap_or(scopes),
+                    self.audience.clone().or(audience),
+                ))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for ClientCredentialsSource {
+    async fn fetch(&self, _context: &FetchContext<'_>) -> Result<Credentials, AuthError> {
+        let (token_endpoint, scopes, audience) = self.resolve().await?;
+        tracing::debug!(token_endpoint = %token_endpoint, "requesting a token with the client credentials grant");
+        self.client
+            .client_credentials(&token_endpoint, &scopes, audience.as_deref())
+            .await
+    }
+
+    fn header_key(&self) -> Option<String> {
+        self.header_key
+            .clone()
+            .or_else(|| self.discovered_header_key.get().cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_values_are_named() {
+        let e = ClientCredentialsAuthenticator::builder()
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().starts_with("client id is missing"), "{e}");
+        let e = ClientCredentialsAuthenticator::builder()
+            .client_id("c")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().starts_with("client secret is missing"), "{e}");
+        let e = ClientCredentialsAuthenticator::builder()
+            .client_id("c")
+            .client_secret(ClientSecret::new(""))
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().starts_with("client secret is missing"), "{e}");
+        let e = ClientCredentialsAuthenticator::builder()
+            .client_id("c")
+            .client_secret(ClientSecret::new("s"))
+            .build()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("token endpoint or client config store is missing"),
+            "{e}"
+        );
+        let as_auth: AuthError = e.into();
+        assert_eq!(as_auth.kind(), auth_core::ErrorKind::Configuration);
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_or_when_allowed() {
+        assert!(check_token_endpoint("https://idp.example.com/token", false).is_ok());
+        assert!(check_token_endpoint("http://127.0.0.1:8080/token", false).is_ok());
+        assert!(check_token_endpoint("http://[::1]:8080/token", false).is_ok());
+        assert!(check_token_endpoint("http://localhost/token", false).is_ok());
+        let e = check_token_endpoint("http://idp.example.com/token", false).unwrap_err();
+        assert!(e.to_string().contains("allow_http"), "{e}");
+        assert!(check_token_endpoint("http://idp.example.com/token", true).is_ok());
+        assert!(check_token_endpoint("idp.example.com/token", false).is_err());
+        assert!(check_token_endpoint("ftp://idp/token", false).is_err());
+    }
+
+    #[test]
+    fn builder_debug_hides_the_secret() {
+        let b = ClientCredentialsAuthenticator::builder()
+            .client_id("c")
+            .client_secret(ClientSecret::new("hunter2-planted"));
+        let d = format!("{b:?} {b:#?}");
+        assert!(!d.contains("hunter2-planted"), "{d}");
+        assert!(d.contains("[redacted]"), "{d}");
+    }
+}

@@ -1,0 +1,651 @@
+//! The token endpoint grants, the device authorization request and client authentication.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use auth_core::{
+    AccessToken, AuthError, AuthorizationCode, ClientSecret, Credentials, DeviceCode, IdToken,
+    PkceCodeVerifier, RefreshToken,
+};
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Map, Value};
+use url::Url;
+use url::form_urlencoded;
+use zeroize::Zeroizing;
+
+use crate::transport::{HttpClient, Request, Resend, location_host, oauth_error_from, parse_url};
+
+/// The grant type of the device flow (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// How the client authenticates to the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: HTTP Basic with the client id and secret each
+    /// form-urlencoded first (RFC 6749 §2.3.1).
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the request body.
+    Post,
+    /// HTTP Basic as flytekit sends it: the client id as it is, only the secret
+    /// percent-encoded. For identity providers set up against flytekit.
+    BasicSecretOnlyEncoded,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+}
+
+/// A client of one identity provider: the client id, its secret and how it is sent.
+///
+/// Every method takes the endpoint it calls, so one client serves static and discovered
+/// configurations alike.
+#[derive(Clone, Debug)]
+pub struct OAuth2Client {
+    http: HttpClient,
+    client_id: Arc<str>,
+    secret: Option<ClientSecret>,
+    method: ClientAuthMethod,
+}
+
+/// The answer to a device authorization request (RFC 8628 §3.2).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeviceAuthorization {
+    /// The device code, sent back when polling the token endpoint.
+    pub device_code: DeviceCode,
+    /// The code the person types at the verification URI.
+    pub user_code: String,
+    /// Where the person goes (`verification_uri`, or Google's `verification_url`).
+    pub verification_uri: String,
+    /// The verification URI with the user code filled in, if the provider sends one.
+    pub verification_uri_complete: Option<String>,
+    /// How long the device code stays valid.
+    pub expires_in: Duration,
+    /// The least time between two polls, if the provider says.
+    pub interval: Option<Duration>,
+}
+
+impl OAuth2Client {
+    /// A public client (no secret) identified by `client_id`.
+    pub fn new(http: HttpClient, client_id: impl Into<String>) -> Self {
+        Self {
+            http,
+            client_id: Arc::from(client_id.into()),
+            secret: None,
+            method: ClientAuthMethod::None,
+        }
+    }
+
+    /// Sets the client secret and how it is sent. Without a secret the client is public
+    /// whatever `method` says.
+    pub fn with_client_secret(
+        mut self,
+        secret: Option<ClientSecret>,
+        method: ClientAuthMethod,
+    ) -> Self {
+        self.secret = secret;
+        self.method = method;
+        self
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The `client_credentials` grant. Transient failures are retried (the grant may be
+    /// repeated).
+    pub async fn client_credentials(
+        &self,
+        token_endpoint: &str,
+        scopes: &[String],
+        audience: Option<&str>,
+    ) -> Result<Credentials, AuthError> {
+        let scope = scope_param(scopes);
+        let mut params = vec![("grant_type", "client_credentials")];
+        push_scope_and_audience(&mut params, scope.as_deref(), audience);
+        self.token_request(token_endpoint, params, Resend::Safe, scopes)
+            .await
+    }
+
+    /// The `refresh_token` grant. A refresh token may be rotated, so a request that may have
+    /// reached the server is never resent and its error is not retryable.
+    pub async fn refresh(
+        &self,
+        token_endpoint: &str,
+        refresh_token: &RefreshToken,
+        scopes: &[String],
+    ) -> Result<Credentials, AuthError> {
+        let scope = scope_param(scopes);
+        let mut params = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.secret()),
+        ];
+        push_scope_and_audience(&mut params, scope.as_deref(), None);
+        self.token_request(token_endpoint, params, Resend::SingleUse, scopes)
+            .await
+    }
+
+    /// The `authorization_code` grant with its PKCE `code_verifier`. Single use.
+    pub async fn exchange_code(
+        &self,
+        token_endpoint: &str,
+        code: &AuthorizationCode,
+        redirect_uri: &str,
+        verifier: &PkceCodeVerifier,
+    ) -> Result<Credentials, AuthError> {
+        let params = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.secret()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier.secret()),
+        ];
+        self.token_request(token_endpoint, params, Resend::SingleUse, &[])
+            .await
+    }
+
+    /// The device authorization request (RFC 8628 §3.1). `extra` adds provider-specific
+    /// parameters.
+    pub async fn device_authorization(
+        &self,
+        endpoint: &str,
+        scopes: &[String],
+        audience: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<DeviceAuthorization, AuthError> {
+        let url = parse_url(endpoint, "device authorization endpoint")?;
+        let scope = scope_param(scopes);
+        let mut params = Vec::new();
+        push_scope_and_audience(&mut params, scope.as_deref(), audience);
+        params.extend_from_slice(extra);
+        let what = format!("device authorization request to {url}");
+        let map = self
+            .post_for_object(&url, params, Resend::Safe, &what)
+            .await?;
+        parse_device_authorization(map).map_err(|e| e.context(&what))
+    }
+
+    /// One poll of the token endpoint with the device code (RFC 8628 §3.4).
+    /// `authorization_pending` and `slow_down` come back as errors with
+    /// [`oauth_error_code`](AuthError::oauth_error_code) set. Never retried here.
+    pub async fn poll_device_token(
+        &self,
+        token_endpoint: &str,
+        device_code: &DeviceCode,
+        extra: &[(&str, &str)],
+    ) -> Result<Credentials, AuthError> {
+        let mut params = vec![
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("device_code", device_code.secret()),
+        ];
+        params.extend_from_slice(extra);
+        self.token_request(token_endpoint, params, Resend::SingleUse, &[])
+            .await
+    }
+
+    async fn token_request(
+        &self,
+        token_endpoint: &str,
+        params: Vec<(&str, &str)>,
+        resend: Resend,
+        requested_scopes: &[String],
+    ) -> Result<Credentials, AuthError> {
+        let url = parse_url(token_endpoint, "token endpoint")?;
+        let what = format!("token request to {url}");
+        let map = self.post_for_object(&url, params, resend, &what).await?;
+        let result = parse_token_response(map, requested_scopes, SystemTime::now())
+            .map_err(|e| e.context(&what));
+        match resend {
+            Resend::SingleUse => result.map_err(|e| e.with_retryable(false)),
+            Resend::Safe => result,
+        }
+    }
+
+    /// POSTs a form with client authentication and returns the 2xx JSON object; a 2xx body
+    /// with `error` is returned as that OAuth error.
+    async fn post_for_object(
+        &self,
+        url: &Url,
+        mut params: Vec<(&str, &str)>,
+        resend: Resend,
+        what: &str,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let authorization = self.client_authentication(&mut params);
+        let body = Zeroizing::new(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish(),
+        );
+        let request = Request {
+            method: Method::POST,
+            url,
+            authorization: authorization.as_ref().map(|a| a.as_str()),
+            form: Some(&body),
+            resend,
+            what,
+        };
+        let response = self.http.execute(&request).await?;
+        let status = response.status.as_u16();
+        if response.status.is_redirection() {
+            let error = AuthError::configuration(format!(
+                "{what}: the server redirected to {}; token endpoints are never followed: \
+                 configure the final token URL",
+                location_host(url, &response)
+            ))
+            .with_status(status);
+            return Err(if resend == Resend::SingleUse {
+                error.with_retryable(false)
+            } else {
+                error
+            });
+        }
+        let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
+            // The position only: the body may hold a token.
+            AuthError::invalid_response(format!(
+                "{what}: the answer is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+            .with_status(status)
+        })?;
+        let Value::Object(map) = value else {
+            return Err(AuthError::invalid_response(format!(
+                "{what}: the answer is JSON but not an object"
+            ))
+            .with_status(status));
+        };
+        if let Some(oauth) = oauth_error_from(&map) {
+            tracing::debug!(status, error = %oauth.error, "a 2xx answer carries an OAuth error");
+            return Err(AuthError::oauth(oauth, Some(status)).context(what));
+        }
+        Ok(map)
+    }
+
+    /// Adds the client authentication to `params`, or returns the `Authorization` value.
+    fn client_authentication<'a>(
+        &'a self,
+        params: &mut Vec<(&'a str, &'a str)>,
+    ) -> Option<Zeroizing<String>> {
+        let secret = match (&self.secret, self.method) {
+            (Some(secret), method) if method != ClientAuthMethod::None => secret,
+            _ => {
+                params.push(("client_id", &self.client_id));
+                return None;
+            }
+        };
+        match self.method {
+            ClientAuthMethod::Post => {
+                params.push(("client_id", &self.client_id));
+                params.push(("client_secret", secret.secret()));
+                None
+            }
+            ClientAuthMethod::BasicSecretOnlyEncoded => {
+                let pair = Zeroizing::new(format!(
+                    "{}:{}",
+                    self.client_id,
+                    quote(secret.secret()).as_str()
+                ));
+                Some(basic(&pair))
+            }
+            _ => {
+                let pair = Zeroizing::new(format!(
+                    "{}:{}",
+                    form_encode(&self.client_id).as_str(),
+                    form_encode(secret.secret()).as_str()
+                ));
+                Some(basic(&pair))
+            }
+        }
+    }
+}
+
+fn basic(pair: &str) -> Zeroizing<String> {
+    let mut value = Zeroizing::new(String::from("Basic "));
+    base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
+    value
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 §2.3.1, Appendix B).
+fn form_encode(value: &str) -> Zeroizing<String> {
+    Zeroizing::new(form_urlencoded::byte_serialize(value.as_bytes()).collect())
+}
+
+/// Python's `urllib.parse.quote(value)` (safe characters: unreserved and `/`), as flytekit
+/// encodes the secret.
+fn quote(value: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(value.len()));
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn push_scope_and_audience<'a>(
+    params: &mut Vec<(&'a str, &'a str)>,
+    scope: Option<&'a str>,
+    audience: Option<&'a str>,
+) {
+    if let Some(scope) = scope {
+        params.push(("scope", scope));
+    }
+    if let Some(audience) = audience.map(str::trim).filter(|a| !a.is_empty()) {
+        params.push(("audience", audience));
+    }
+}
+
+/// The `scope` parameter: the scopes space-joined, or `None` when there are none.
+///
+/// Entries are cleaned the way flytekit does: a stringified list such as `['offline', 'all']`
+/// becomes `offline all`, an entry holding several space-separated scopes is split, and
+/// duplicates are dropped.
+///
+/// ```
+/// use auth_oauth2::scope_param;
+///
+/// let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+/// assert_eq!(scope_param(&s(&["offline", "all"])).as_deref(), Some("offline all"));
+/// assert_eq!(scope_param(&s(&["['offline', 'all']"])).as_deref(), Some("offline all"));
+/// assert_eq!(scope_param(&s(&[])), None);
+/// ```
+pub fn scope_param(scopes: &[String]) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for entry in scopes {
+        let entry = entry.trim();
+        let list = entry.strip_prefix('[').and_then(|e| e.strip_suffix(']'));
+        let pieces: Box<dyn Iterator<Item = &str>> = match list {
+            Some(inner) => {
+                tracing::debug!("cleaning up a stringified scope list");
+                Box::new(inner.split(|c: char| c == ',' || c.is_whitespace()))
+            }
+            None => Box::new(entry.split_whitespace()),
+        };
+        for piece in pieces {
+            let piece = piece.trim().trim_matches(|c| c == '\'' || c == '"').trim();
+            if !piece.is_empty() && !out.contains(&piece) {
+                out.push(piece);
+            }
+        }
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out.join(" "))
+    }
+}
+
+/// The scopes `scope_param` would send, as a list.
+fn clean_scopes(scopes: &[String]) -> Vec<String> {
+    scope_param(scopes)
+        .map(|s| s.split(' ').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A whole number of seconds from a JSON number or a numeric string (a lenient quirk).
+fn seconds(value: &Value, member: &str) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| {
+                tracing::debug!(member, "a fractional number of seconds; rounding");
+                f.round() as u64
+            })
+        }),
+        Value::String(s) => {
+            let s = s.trim();
+            let parsed = s.parse::<u64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f.round() as u64)
+            });
+            if parsed.is_some() {
+                tracing::debug!(member, "a number sent as a string; accepting it");
+            }
+            parsed
+        }
+        _ => None,
+    }
+}
+
+fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// Credentials from a successful token response.
+///
+/// Expiry: `expires_in` (number or numeric string), else `expires_on` (epoch seconds), else
+/// the JWT `exp` of the access token. Scopes: the response's `scope`, else the requested ones.
+pub(crate) fn parse_token_response(
+    mut map: Map<String, Value>,
+    requested_scopes: &[String],
+    now: SystemTime,
+) -> Result<Credentials, AuthError> {
+    let access_token = match map.remove("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
+        Some(_) => {
+            return Err(AuthError::invalid_response(
+                "the token response's `access_token` member is not a non-empty string",
+            ));
+        }
+        None => {
+            return Err(AuthError::invalid_response(
+                "the token response has no `access_token` member",
+            ));
+        }
+    };
+    let token_type = match take_string(&mut map, "token_type") {
+        Some(t) => {
+            if t != "Bearer" && t.eq_ignore_ascii_case("bearer") {
+                tracing::debug!(token_type = %t, "token_type in another case; reading it as Bearer");
+            }
+            t
+        }
+        None => {
+            tracing::debug!("the token response has no token_type; assuming Bearer");
+            "Bearer".to_string()
+        }
+    };
+    let mut credentials = Credentials::new(access_token)
+        .with_token_type(token_type)
+        .with_refresh_token(take_string(&mut map, "refresh_token").map(RefreshToken::new))
+        .with_id_token(take_string(&mut map, "id_token").map(IdToken::new));
+    let expires_in = map.get("expires_in").and_then(|v| seconds(v, "expires_in"));
+    let expires_on = map.get("expires_on").and_then(|v| seconds(v, "expires_on"));
+    credentials = match (expires_in, expires_on) {
+        (Some(secs), _) => credentials.with_expiry_from(Some(secs), now),
+        (None, Some(epoch)) => {
+            tracing::debug!("expiry taken from expires_on");
+            credentials
+                .with_expires_at(SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(epoch)))
+        }
+        (None, None) => credentials.with_expiry_from(None, now),
+    };
+    let scopes: Vec<String> = match map.get("scope") {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(items)) => {
+            tracing::debug!("scope sent as a JSON array; accepting it");
+            items
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let scopes = if scopes.is_empty() {
+        clean_scopes(requested_scopes)
+    } else {
+        scopes
+    };
+    Ok(credentials.with_scopes(scopes))
+}
+
+fn parse_device_authorization(
+    mut map: Map<String, Value>,
+) -> Result<DeviceAuthorization, AuthError> {
+    let device_code = take_string(&mut map, "device_code")
+        .map(DeviceCode::new)
+        .ok_or_else(|| AuthError::invalid_response("the answer has no `device_code` member"))?;
+    let user_code = take_string(&mut map, "user_code")
+        .ok_or_else(|| AuthError::invalid_response("the answer has no `user_code` member"))?;
+    let verification_uri = match take_string(&mut map, "verification_uri") {
+        Some(uri) => uri,
+        None => {
+            let uri = take_string(&mut map, "verification_url").ok_or_else(|| {
+                AuthError::invalid_response("the answer has no `verification_uri` member")
+            })?;
+            tracing::debug!("verification_url instead of verification_uri; accepting it");
+            uri
+        }
+    };
+    let verification_uri_complete =
+        take_string(&mut map, "verification_uri_complete").or_else(|| {
+            let uri = take_string(&mut map, "verification_url_complete");
+            if uri.is_some() {
+                tracing::debug!("verification_url_complete instead of verification_uri_complete");
+            }
+            uri
+        });
+    let expires_in = match map.get("expires_in").and_then(|v| seconds(v, "expires_in")) {
+        Some(secs) => Duration::from_secs(secs),
+        None => {
+            tracing::debug!("the device authorization has no expires_in; assuming 10 minutes");
+            Duration::from_secs(600)
+        }
+    };
+    let interval = map
+        .get("interval")
+        .and_then(|v| seconds(v, "interval"))
+        .map(Duration::from_secs);
+    Ok(DeviceAuthorization {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_in,
+        interval,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scope_cleanup() {
+        assert_eq!(
+            scope_param(&strings(&["['offline', 'all']"])).as_deref(),
+            Some("offline all")
+        );
+        assert_eq!(
+            scope_param(&strings(&["[\"a\",\"b\"]", "c"])).as_deref(),
+            Some("a b c")
+        );
+        assert_eq!(
+            scope_param(&strings(&["openid profile", "openid"])).as_deref(),
+            Some("openid profile")
+        );
+        assert_eq!(scope_param(&strings(&["", "  "])), None);
+        assert_eq!(scope_param(&strings(&["[]"])), None);
+    }
+
+    #[test]
+    fn token_response_quirks() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let c = parse_token_response(
+            obj(json!({"access_token": "at", "token_type": "bearer", "expires_in": "3600", "extra": 1})),
+            &strings(&["all"]),
+            now,
+        )
+        .unwrap();
+        assert_eq!(c.token_type(), "Bearer");
+        assert_eq!(c.expires_at(), Some(now + Duration::from_secs(3600)));
+        assert_eq!(c.scopes(), ["all".to_string()]);
+
+        let c = parse_token_response(
+            obj(json!({"access_token": "at", "expires_on": "5000", "scope": "a b"})),
+            &[],
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            c.expires_at(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(5000))
+        );
+        assert_eq!(c.scopes(), strings(&["a", "b"]));
+
+        let e = parse_token_response(obj(json!({"token_type": "Bearer"})), &[], now).unwrap_err();
+        assert_eq!(e.kind(), auth_core::ErrorKind::InvalidResponse);
+        assert!(e.to_string().contains("`access_token`"), "{e}");
+    }
+
+    #[test]
+    fn device_authorization_accepts_google_names() {
+        let d = parse_device_authorization(obj(json!({
+            "device_code": "dc", "user_code": "ABCD", "verification_url": "https://g/device",
+            "expires_in": 1800, "interval": "5"
+        })))
+        .unwrap();
+        assert_eq!(d.verification_uri, "https://g/device");
+        assert_eq!(d.interval, Some(Duration::from_secs(5)));
+        assert_eq!(d.expires_in, Duration::from_secs(1800));
+        assert_eq!(format!("{:?}", d.device_code), "DeviceCode([redacted])");
+    }
+
+    #[test]
+    fn client_secret_basic_encodes_both_parts() {
+        let http = HttpClient::new(&crate::TransportOptions::new()).unwrap();
+        let client = OAuth2Client::new(http, "my client").with_client_secret(
+            Some(ClientSecret::new("p@ss:w+rd/% &=z")),
+            ClientAuthMethod::Basic,
+        );
+        let mut params = Vec::new();
+        let header = client.client_authentication(&mut params).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(header.strip_prefix("Basic ").unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            "my+client:p%40ss%3Aw%2Brd%2F%25+%26%3Dz"
+        );
+        assert!(params.is_empty());
+
+        let flytekit = client.clone().with_client_secret(
+            Some(ClientSecret::new("p@ss:w+rd/% &=z")),
+            ClientAuthMethod::BasicSecretOnlyEncoded,
+        );
+        let header = flytekit.client_authentication(&mut params).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(header.strip_prefix("Basic ").unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            "my client:p%40ss%3Aw%2Brd/%25%20%26%3Dz"
+        );
+    }
+}

@@ -1,0 +1,776 @@
+//! The HTTP transport: one reqwest client per configuration, timeouts, capped bodies, retries
+//! of transient failures where a resend is safe, and the proxy-authorization hook.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{AuthError, Authenticator, ErrorKind, OAuthErrorResponse, RetryPolicy};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// The largest response body read, in bytes (1 MiB). Larger answers are refused unread.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// How many redirects a discovery `GET` follows. Token endpoints follow none.
+const MAX_GET_REDIRECTS: usize = 5;
+
+/// How the HTTP client is set up: TLS roots, proxy, timeouts, retries and the
+/// proxy-authorization hook.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_oauth2::{HttpClient, TransportOptions};
+///
+/// let options = TransportOptions::new()
+///     .with_connect_timeout(Duration::from_secs(5))
+///     .with_user_agent("my-tool/1.0");
+/// let http = HttpClient::new(&options)?;
+/// # Ok::<(), auth_core::AuthError>(())
+/// ```
+#[derive(Clone)]
+pub struct TransportOptions {
+    pub(crate) ca_certs_pem: Vec<Vec<u8>>,
+    pub(crate) ca_cert_files: Vec<PathBuf>,
+    pub(crate) insecure_skip_verify: bool,
+    pub(crate) proxy_url: Option<String>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) user_agent: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) proxy_authorization: Option<(String, Arc<dyn Authenticator>)>,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            ca_certs_pem: Vec::new(),
+            ca_cert_files: Vec::new(),
+            insecure_skip_verify: false,
+            proxy_url: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            user_agent: concat!("flyte-auth/", env!("CARGO_PKG_VERSION")).to_string(),
+            retry: RetryPolicy::default(),
+            proxy_authorization: None,
+        }
+    }
+}
+
+impl fmt::Debug for TransportOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportOptions")
+            .field("ca_certs_pem", &self.ca_certs_pem.len())
+            .field("ca_cert_files", &self.ca_cert_files)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("proxy_url", &self.proxy_url.as_deref().map(redact_userinfo))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field(
+                "proxy_authorization_host",
+                &self.proxy_authorization.as_ref().map(|p| &p.0),
+            )
+            .finish()
+    }
+}
+
+impl TransportOptions {
+    /// The defaults: platform roots, TLS verification on, standard proxy variables, connect
+    /// timeout 10 s, total timeout 30 s, three attempts for transient failures.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the certificates of a PEM bundle to the platform's roots (it does not replace
+    /// them).
+    pub fn with_ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certs_pem.push(pem.into());
+        self
+    }
+
+    /// Adds the certificates of a PEM file to the platform's roots. The file is read by
+    /// [`HttpClient::new`], which reports a missing or malformed file.
+    pub fn with_ca_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_cert_files.push(path.into());
+        self
+    }
+
+    /// Switches TLS certificate verification off. Insecure: [`HttpClient::new`] logs a
+    /// warning each time it is used.
+    pub fn with_insecure_skip_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_verify = skip;
+        self
+    }
+
+    /// Sends every request through this HTTP proxy (hosts in `NO_PROXY` excepted). `None`:
+    /// the standard variables `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    pub fn with_proxy_url(mut self, url: Option<String>) -> Self {
+        self.proxy_url = url.filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    /// The longest wait for a connection (TCP and TLS), default 10 s.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest wait for a whole request, answer included, default 30 s.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header, default `flyte-auth/<version>`.
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Retries of transient failures (connect errors always; 5xx, 429 and resets only for
+    /// requests that may be sent twice).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Adds a `proxy-authorization` header, with the value of `auth`'s
+    /// [`header_value`](Authenticator::header_value), to requests for `host` and to no other
+    /// host. `host` is the Flyte endpoint (`flyte.example.com`, `flyte.example.com:443`,
+    /// `dns:///flyte.example.com` or a URL); with a port, the port must match too.
+    pub fn with_proxy_authorization(
+        mut self,
+        host: impl Into<String>,
+        auth: Arc<dyn Authenticator>,
+    ) -> Self {
+        self.proxy_authorization = Some((host.into(), auth));
+        self
+    }
+}
+
+/// Where the proxy-authorization header goes.
+#[derive(Debug)]
+struct ProxyAuth {
+    host: String,
+    port: Option<u16>,
+    auth: Arc<dyn Authenticator>,
+}
+
+impl ProxyAuth {
+    fn parse(target: &str, auth: Arc<dyn Authenticator>) -> Result<Self, AuthError> {
+        let trimmed = target.trim().trim_start_matches("dns:///");
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("http://{trimmed}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| {
+            AuthError::configuration(format!(
+                "the proxy-authorization host {target:?} is not a host name: use host or host:port"
+            ))
+            .with_source(e)
+        })?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                AuthError::configuration(format!(
+                    "the proxy-authorization host {target:?} has no host name"
+                ))
+            })?
+            .to_ascii_lowercase();
+        // An explicit port in a URL with a scheme is the known default when omitted.
+        let port = if trimmed.contains("://") {
+            url.port_or_known_default()
+        } else {
+            url.port()
+        };
+        Ok(Self { host, port, auth })
+    }
+
+    fn applies_to(&self, url: &Url) -> bool {
+        url.host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+            && self
+                .port
+                .is_none_or(|p| url.port_or_known_default() == Some(p))
+    }
+}
+
+/// The HTTP client every flow uses: one reqwest client per configuration. Cloning is cheap
+/// and shares the connection pool.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    proxy_auth: Option<ProxyAuth>,
+}
+
+/// Whether a request may be sent again after it may have reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Idempotent (`GET`) or harmless to repeat (client credentials): transient failures
+    /// are retried.
+    Safe,
+    /// Spends a single-use grant: only retried when it provably never left this process;
+    /// every error is returned as not retryable.
+    SingleUse,
+}
+
+/// A request as the protocol code describes it.
+pub(crate) struct Request<'a> {
+    pub(crate) method: Method,
+    pub(crate) url: &'a Url,
+    /// A secret `Authorization` header value (client authentication).
+    pub(crate) authorization: Option<&'a str>,
+    /// An `application/x-www-form-urlencoded` body.
+    pub(crate) form: Option<&'a str>,
+    pub(crate) resend: Resend,
+    /// Prepended to error messages: "token request to https://...".
+    pub(crate) what: &'a str,
+}
+
+/// A 2xx or 3xx answer, its body read (capped).
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Why one attempt failed, which decides whether another one is made.
+enum Failure {
+    /// The request never left this process (connect error): always safe to resend.
+    NotSent(AuthError),
+    /// The request may have reached the server: reset, 5xx, 429.
+    Transient(AuthError),
+    /// A time limit ran out: not resent (the bound is the caller's to keep).
+    Timeout(AuthError),
+    /// Anything else: a definitive answer.
+    Final(AuthError),
+}
+
+impl HttpClient {
+    /// Builds the client. Fails with a configuration error when a CA bundle cannot be read
+    /// or parsed, or the proxy URL is malformed.
+    pub fn new(options: &TransportOptions) -> Result<Self, AuthError> {
+        let tls = crate::tls::client_config(options)?;
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(options.user_agent.clone())
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(proxy_url) = &options.proxy_url {
+            let proxy = reqwest::Proxy::all(proxy_url.as_str())
+                .map_err(|e| {
+                    AuthError::configuration(format!(
+                        "the proxy URL {} is not valid: use http://host:port",
+                        redact_userinfo(proxy_url)
+                    ))
+                    .with_source(e)
+                })?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|e| {
+            AuthError::configuration("the HTTP client could not be set up").with_source(e)
+        })?;
+        let proxy_auth = match &options.proxy_authorization {
+            Some((host, auth)) => Some(ProxyAuth::parse(host, Arc::clone(auth))?),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                timeout: options.timeout,
+                connect_timeout: options.connect_timeout,
+                retry: options.retry,
+                proxy_auth,
+            }),
+        })
+    }
+
+    /// `GET`s a JSON document: follows up to five redirects (never from https to http),
+    /// caps the body at 1 MiB and retries transient failures.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
+        let mut url = parse_url(url, "URL")?;
+        for _ in 0..=MAX_GET_REDIRECTS {
+            let what = format!("request to {url}");
+            let request = Request {
+                method: Method::GET,
+                url: &url,
+                authorization: None,
+                form: None,
+                resend: Resend::Safe,
+                what: &what,
+            };
+            let response = self.execute(&request).await?;
+            if response.status.is_redirection() {
+                let next = redirect_target(&url, &response)?;
+                if url.scheme() == "https" && next.scheme() != "https" {
+                    return Err(AuthError::configuration(format!(
+                        "{what}: the server redirected from https to {}; refusing to downgrade",
+                        next.scheme()
+                    ))
+                    .with_status(response.status.as_u16()));
+                }
+                tracing::debug!(from = %url, to = %next, "following a redirect");
+                url = next;
+                continue;
+            }
+            return serde_json::from_slice(&response.body).map_err(|e| {
+                AuthError::invalid_response(format!(
+                    "{what}: the answer is not the expected JSON document: {e}"
+                ))
+            });
+        }
+        Err(AuthError::configuration(format!(
+            "request to {url}: more than {MAX_GET_REDIRECTS} redirects; configure the final URL"
+        )))
+    }
+
+    /// The configured total timeout of one request.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// Sends `request`, retrying where that is safe. Returns 2xx and 3xx answers; every other
+    /// status becomes an error (an OAuth error when the body is one).
+    pub(crate) async fn execute(&self, request: &Request<'_>) -> Result<Response, AuthError> {
+        let policy = self.inner.retry;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let (error, may_retry) = match self.attempt(request).await {
+                Ok(response) => return Ok(response),
+                Err(Failure::NotSent(e)) => (e, true),
+                Err(Failure::Transient(e)) => (e, request.resend == Resend::Safe),
+                Err(Failure::Timeout(e) | Failure::Final(e)) => (e, false),
+            };
+            if may_retry && attempt < policy.max_attempts {
+                let wait = policy.backoff(attempt - 1).max(
+                    error
+                        .retry_after()
+                        .unwrap_or_default()
+                        .min(policy.max_backoff),
+                );
+                tracing::info!(
+                    error = %error,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "request failed; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let error = if may_retry && attempt > 1 {
+                // This layer already retried: the token engine must not multiply the attempts.
+                error
+                    .context(format!("gave up after {attempt} attempts"))
+                    .with_retryable(false)
+            } else if request.resend == Resend::SingleUse {
+                error.with_retryable(false)
+            } else {
+                error
+            };
+            return Err(error);
+        }
+    }
+
+    async fn attempt(&self, request: &Request<'_>) -> Result<Response, Failure> {
+        let url = request.url;
+        let mut builder = self
+            .inner
+            .client
+            .request(request.method.clone(), url.as_str())
+            .header(header::ACCEPT, "application/json");
+        if let Some(value) = request.authorization {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                Failure::Final(AuthError::configuration(format!(
+                    "{}: the client credentials contain characters not allowed in a header",
+                    request.what
+                )))
+            })?;
+            value.set_sensitive(true);
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        if let Some(value) = self
+            .proxy_authorization(url)
+            .await
+            .map_err(Failure::Final)?
+        {
+            builder = builder.header(header::PROXY_AUTHORIZATION, value);
+        }
+        if let Some(form) = request.form {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.to_string());
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| self.send_failure(request, e))?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let body = read_capped(&mut response).await.map_err(|e| match e {
+            BodyError::TooLarge(size) => Failure::Final(
+                AuthError::invalid_response(format!(
+                    "{}: the answer is larger than 1 MiB{}; refusing to read it",
+                    request.what,
+                    size.map(|s| format!(" ({s} bytes)")).unwrap_or_default()
+                ))
+                .with_status(status.as_u16()),
+            ),
+            BodyError::Read(e) => self.send_failure(request, e),
+        })?;
+        if status.is_success() || status.is_redirection() {
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        let error = status_error(request.what, status, &headers, &body);
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Err(Failure::Transient(error))
+        } else {
+            Err(Failure::Final(error))
+        }
+    }
+
+    fn send_failure(&self, request: &Request<'_>, e: reqwest::Error) -> Failure {
+        let origin = request.url.origin().ascii_serialization();
+        if e.is_connect() {
+            let message = if e.is_timeout() {
+                format!(
+                    "{}: could not connect to {origin} within {}",
+                    request.what,
+                    fmt_duration(self.inner.connect_timeout)
+                )
+            } else {
+                format!("{}: could not connect to {origin}", request.what)
+            };
+            let kind = if e.is_timeout() {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Transport
+            };
+            Failure::NotSent(AuthError::new(kind, message).with_source(e.without_url()))
+        } else if e.is_timeout() {
+            Failure::Timeout(
+                AuthError::timeout(format!(
+                    "no answer from {} within {}",
+                    request.url,
+                    fmt_duration(self.inner.timeout)
+                ))
+                .with_source(e.without_url()),
+            )
+        } else {
+            Failure::Transient(
+                AuthError::transport(format!("{}: the connection failed", request.what))
+                    .with_source(e.without_url()),
+            )
+        }
+    }
+
+    async fn proxy_authorization(&self, url: &Url) -> Result<Option<HeaderValue>, AuthError> {
+        let Some(proxy) = &self.inner.proxy_auth else {
+            return Ok(None);
+        };
+        if !proxy.applies_to(url) {
+            return Ok(None);
+        }
+        let credentials = tokio::time::timeout(self.inner.timeout, proxy.auth.credentials())
+            .await
+            .map_err(|_| {
+                AuthError::timeout(format!(
+                    "no proxy-authorization token within {}",
+                    fmt_duration(self.inner.timeout)
+                ))
+            })?
+            .map_err(|e| e.context("getting the proxy-authorization token"))?;
+        let value = proxy.auth.header_value(&credentials);
+        let mut value = HeaderValue::from_str(value.secret()).map_err(|_| {
+            AuthError::invalid_response(
+                "the proxy-authorization token contains characters not allowed in a header",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+}
+
+enum BodyError {
+    TooLarge(Option<u64>),
+    Read(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk and stops at [`MAX_BODY_BYTES`], so a huge answer is never
+/// buffered.
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if let Some(len) = response.content_length() {
+        if len > MAX_BODY_BYTES as u64 {
+            return Err(BodyError::TooLarge(Some(len)));
+        }
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error for a non-2xx, non-3xx answer.
+fn status_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AuthError {
+    let code = status.as_u16();
+    let error = match parse_oauth_error(body) {
+        Some(oauth) => AuthError::oauth(oauth, Some(code)).context(what),
+        None => {
+            let excerpt = excerpt(body);
+            let detail = if excerpt.is_empty() {
+                String::from("unexpected answer with an empty body")
+            } else {
+                format!("unexpected answer: {excerpt}")
+            };
+            let message = format!("{what}: {detail}");
+            match code {
+                429 | 500..=599 => AuthError::transport(message),
+                404 | 405 | 410 => AuthError::configuration(format!("{message}; check the URL")),
+                _ => AuthError::invalid_response(message),
+            }
+            .with_status(code)
+        }
+    };
+    match retry_after(headers) {
+        Some(after) => error.with_retry_after(after),
+        None => error,
+    }
+}
+
+/// Parses an OAuth error body (`error`, `error_description`, `error_uri`), if it is one.
+pub(crate) fn parse_oauth_error(body: &[u8]) -> Option<OAuthErrorResponse> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    oauth_error_from(value.as_object()?)
+}
+
+pub(crate) fn oauth_error_from(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Option<OAuthErrorResponse> {
+    let code = map.get("error")?.as_str()?.trim();
+    if code.is_empty() {
+        return None;
+    }
+    let mut response = OAuthErrorResponse::new(code);
+    if let Some(d) = map
+        .get("error_description")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
+        response = response.with_description(sanitize(d, 500));
+    }
+    if let Some(u) = map
+        .get("error_uri")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
+        response = response.with_uri(sanitize(u, 500));
+    }
+    Some(response)
+}
+
+/// `Retry-After` in seconds (an HTTP date is ignored, with a debug event).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    match raw.parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => {
+            tracing::debug!(
+                retry_after = raw,
+                "Retry-After is not a number of seconds; ignoring it"
+            );
+            None
+        }
+    }
+}
+
+/// The first ~200 characters of a body, control characters removed, whitespace collapsed
+/// and markup tags dropped, for error messages about non-JSON answers.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let mut without_tags = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                without_tags.push(' ');
+            }
+            _ if !in_tag => without_tags.push(c),
+            _ => {}
+        }
+    }
+    sanitize(&without_tags, 200)
+}
+
+/// Removes control characters, collapses whitespace and cuts at `max` characters.
+pub(crate) fn sanitize(text: &str, max: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cleaned.chars().count() > max {
+        let cut: String = cleaned.chars().take(max).collect();
+        format!("{cut}...")
+    } else {
+        cleaned
+    }
+}
+
+fn redirect_target(from: &Url, response: &Response) -> Result<Url, AuthError> {
+    let location = response
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            AuthError::invalid_response(format!(
+                "request to {from}: a redirect without a Location header"
+            ))
+            .with_status(response.status.as_u16())
+        })?;
+    from.join(location).map_err(|e| {
+        AuthError::invalid_response(format!(
+            "request to {from}: the redirect target is not a URL"
+        ))
+        .with_status(response.status.as_u16())
+        .with_source(e)
+    })
+}
+
+/// The host a redirect points to, for error messages.
+pub(crate) fn location_host(from: &Url, response: &Response) -> String {
+    redirect_target(from, response)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "an unknown host".to_string())
+}
+
+/// Parses an endpoint URL; only http and https.
+pub(crate) fn parse_url(url: &str, what: &str) -> Result<Url, AuthError> {
+    let parsed = Url::parse(url.trim()).map_err(|e| {
+        AuthError::configuration(format!("the {what} {url:?} is not a valid URL")).with_source(e)
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(AuthError::configuration(format!(
+            "the {what} {url:?} uses the scheme {other:?}: use https (or http for local tests)"
+        ))),
+    }
+}
+
+/// `30s`, `1.5s`, `250ms`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("[redacted]");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "[unparsable]".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_strips_markup_and_control_characters() {
+        let page = b"<html><head><title>502 Bad Gateway</title></head>\r\n<body>\x1b[31mnginx\x07</body></html>";
+        assert_eq!(excerpt(page), "502 Bad Gateway nginx");
+        let long = "x".repeat(500);
+        assert_eq!(excerpt(long.as_bytes()).len(), 203);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(fmt_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn proxy_auth_matches_host_and_port() {
+        #[derive(Debug)]
+        struct Never;
+        #[auth_core::async_trait]
+        impl Authenticator for Never {
+            async fn credentials(&self) -> Result<auth_core::Credentials, AuthError> {
+                Err(AuthError::configuration("unused"))
+            }
+            async fn refresh_credentials(&self) -> Result<auth_core::Credentials, AuthError> {
+                Err(AuthError::configuration("unused"))
+            }
+        }
+        let url = |s: &str| Url::parse(s).unwrap();
+        let p = ProxyAuth::parse("dns:///Flyte.example.com:443", Arc::new(Never)).unwrap();
+        assert!(p.applies_to(&url("https://flyte.example.com/config")));
+        assert!(!p.applies_to(&url("http://flyte.example.com/config")));
+        assert!(!p.applies_to(&url("https://idp.example.com/token")));
+        let any_port = ProxyAuth::parse("flyte.example.com", Arc::new(Never)).unwrap();
+        assert!(any_port.applies_to(&url("http://flyte.example.com:8080/")));
+        let with_scheme = ProxyAuth::parse("https://flyte.example.com", Arc::new(Never)).unwrap();
+        assert_eq!(with_scheme.port, Some(443));
+        assert!(ProxyAuth::parse("", Arc::new(Never)).is_err());
+    }
+
+    #[test]
+    fn retry_after_seconds_only() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn proxy_url_credentials_are_not_printed() {
+        let o = TransportOptions::new().with_proxy_url(Some("http://user:pw@proxy:3128".into()));
+        let d = format!("{o:?}");
+        assert!(!d.contains("pw@") && !d.contains("user"), "{d}");
+    }
+}
