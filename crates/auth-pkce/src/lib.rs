@@ -1,2 +1,12 @@
 //! Authorization code + PKCE flow with a loopback redirect for flyte-auth.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod browser;
+mod pages;
+mod pkce;
+mod request;
+mod server;
+
+pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
+pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
+pub use pkce::{PkceChallenge, code_challenge_s256};
