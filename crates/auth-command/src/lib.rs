@@ -1,2 +1,11 @@
-//! Tokens from an external command (and proxy authorization) for flyte-auth.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authenticator;
+mod parse;
+mod run;
+
+pub use authenticator::{
+    BuildError, CommandAuthenticator, CommandAuthenticatorBuilder, DEFAULT_TIMEOUT,
+    PROXY_AUTHORIZATION,
+};

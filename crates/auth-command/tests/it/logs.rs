@@ -1,0 +1,31 @@
+//! No token in TRACE-level logs, whatever happens.
+
+use auth_core::Authenticator;
+use auth_testkit::logs::LogCapture;
+
+use crate::support::{auth, fixture, scratch};
+
+#[tokio::test]
+async fn trace_logs_hold_no_token() {
+    let logs = LogCapture::default();
+    let _guard = logs.install_thread();
+    // The token comes from a file, not from argv (which is logged).
+    let dir = scratch("logs");
+    let file = dir.join("out.json");
+    std::fs::write(
+        &file,
+        r#"{"access_token":"planted-at-5c1d","expires_in":"0"}"#,
+    )
+    .expect("write");
+    let ok = auth(&["cat", &file.display().to_string()]);
+    let c = ok.credentials().await.expect("credentials");
+    assert_eq!(c.access_token().secret(), "planted-at-5c1d");
+    let _ = ok.authorization_header().await.expect("header");
+    let _ = ok.refresh_credentials().await.expect("refresh");
+    let failing = auth(&[&fixture("echo_stdout_to_stderr.sh")]);
+    let e = failing.credentials().await.unwrap_err();
+    tracing::error!(error = %e, "as an application would log it");
+    let contents = logs.contents();
+    assert!(contents.contains("running the token command"), "{contents}");
+    logs.assert_none_of(&["planted-at-5c1d", "leaked-token-7d3b9e01"]);
+}

@@ -1,0 +1,11 @@
+//! Integration tests of auth-command with real child processes (fixture scripts in
+//! `tests/fixtures/`). Unix only: the fixtures are shell scripts.
+#![cfg(unix)]
+
+mod conformance;
+mod engine;
+mod failures;
+mod logs;
+mod output;
+mod processes;
+mod support;
