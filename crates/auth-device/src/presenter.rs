@@ -54,7 +54,9 @@ impl DevicePrompt {
     /// The URL to open: `verification_uri_complete` when there is one, else
     /// `verification_uri`.
     pub fn url(&self) -> &str {
-        self.verification_uri_complete.as_deref().unwrap_or(&self.verification_uri)
+        self.verification_uri_complete
+            .as_deref()
+            .unwrap_or(&self.verification_uri)
     }
 }
 
@@ -137,12 +139,16 @@ pub struct TextPresenter {
 impl TextPresenter {
     /// A presenter writing to stderr.
     pub fn new() -> Self {
-        Self { sink: Sink::stderr() }
+        Self {
+            sink: Sink::stderr(),
+        }
     }
 
     /// A presenter writing to `writer`.
     pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self { sink: Sink::new(writer) }
+        Self {
+            sink: Sink::new(writer),
+        }
     }
 
     /// Writes `text` as it is (for presenters that add to the prompt).
@@ -203,12 +209,16 @@ pub struct JsonLinesPresenter {
 impl JsonLinesPresenter {
     /// A presenter writing to stderr.
     pub fn new() -> Self {
-        Self { sink: Sink::stderr() }
+        Self {
+            sink: Sink::stderr(),
+        }
     }
 
     /// A presenter writing to `writer`.
     pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self { sink: Sink::new(writer) }
+        Self {
+            sink: Sink::new(writer),
+        }
     }
 
     fn emit(&self, value: serde_json::Value) {
@@ -250,7 +260,7 @@ impl DevicePresenter for JsonLinesPresenter {
 fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if (secs >= 120 && secs % 60 == 0) || secs >= 600 {
+    if (secs >= 120 && secs.is_multiple_of(60)) || secs >= 600 {
         // Rounded down: the code never lasts less than it says.
         plural(secs / 60, "minute")
     } else {
@@ -313,8 +323,14 @@ mod tests {
     #[test]
     fn text_without_complete_uri_asks_to_enter_the_code() {
         let text = TextPresenter::render(&prompt(false));
-        assert!(text.contains("\n    https://idp.example/device\n"), "{text}");
-        assert!(text.contains("and enter this code:\n\n    WDJB-MJHT\n"), "{text}");
+        assert!(
+            text.contains("\n    https://idp.example/device\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("and enter this code:\n\n    WDJB-MJHT\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -325,9 +341,15 @@ mod tests {
         p.device_authorization(&prompt(false));
         p.waiting(Duration::from_millis(595_900));
         p.approved();
-        p.failed(&AuthError::new(auth_core::ErrorKind::AccessDenied, "the sign-in was denied"));
-        let lines: Vec<serde_json::Value> =
-            buf.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        p.failed(&AuthError::new(
+            auth_core::ErrorKind::AccessDenied,
+            "the sign-in was denied",
+        ));
+        let lines: Vec<serde_json::Value> = buf
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(
             lines,
             [
@@ -348,7 +370,12 @@ mod tests {
 
     #[test]
     fn empty_complete_uri_counts_as_none() {
-        let p = DevicePrompt::new("https://a/device", Some(" ".into()), "C", Duration::from_secs(1));
+        let p = DevicePrompt::new(
+            "https://a/device",
+            Some(" ".into()),
+            "C",
+            Duration::from_secs(1),
+        );
         assert_eq!(p.verification_uri_complete, None);
         assert_eq!(p.url(), "https://a/device");
     }

@@ -25,12 +25,18 @@ pub struct QrPresenter {
 impl QrPresenter {
     /// A presenter writing to stderr.
     pub fn new() -> Self {
-        Self { text: TextPresenter::new(), dark_on_light: false }
+        Self {
+            text: TextPresenter::new(),
+            dark_on_light: false,
+        }
     }
 
     /// A presenter writing to `writer`.
     pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self { text: TextPresenter::with_writer(writer), dark_on_light: false }
+        Self {
+            text: TextPresenter::with_writer(writer),
+            dark_on_light: false,
+        }
     }
 
     /// Draws dark modules as blocks, for terminals with a light background.
@@ -54,7 +60,13 @@ impl QrPresenter {
         } else {
             (Dense1x2::Light, Dense1x2::Dark)
         };
-        Some(code.render::<Dense1x2>().dark_color(dark).light_color(light).quiet_zone(true).build())
+        Some(
+            code.render::<Dense1x2>()
+                .dark_color(dark)
+                .light_color(light)
+                .quiet_zone(true)
+                .build(),
+        )
     }
 }
 

@@ -88,9 +88,18 @@ mod tests {
 
     #[test]
     fn interval_defaults_to_five_seconds_and_has_a_floor() {
-        assert_eq!(PollSchedule::new(None, DEFAULT_MAX_BACKOFF).interval(), S(5));
-        assert_eq!(PollSchedule::new(Some(S(2)), DEFAULT_MAX_BACKOFF).interval(), S(2));
-        assert_eq!(PollSchedule::new(Some(S(0)), DEFAULT_MAX_BACKOFF).interval(), S(1));
+        assert_eq!(
+            PollSchedule::new(None, DEFAULT_MAX_BACKOFF).interval(),
+            S(5)
+        );
+        assert_eq!(
+            PollSchedule::new(Some(S(2)), DEFAULT_MAX_BACKOFF).interval(),
+            S(2)
+        );
+        assert_eq!(
+            PollSchedule::new(Some(S(0)), DEFAULT_MAX_BACKOFF).interval(),
+            S(1)
+        );
     }
 
     #[test]
@@ -103,7 +112,9 @@ mod tests {
     #[test]
     fn slow_down_adds_five_seconds_for_every_later_poll() {
         let mut s = PollSchedule::new(Some(S(5)), DEFAULT_MAX_BACKOFF);
-        let slow = Answer::SlowDown { server_interval: None };
+        let slow = Answer::SlowDown {
+            server_interval: None,
+        };
         assert_eq!(s.next(Answer::Pending), S(5));
         assert_eq!(s.next(slow), S(10));
         assert_eq!(s.next(slow), S(15));
@@ -114,9 +125,19 @@ mod tests {
     #[test]
     fn slow_down_uses_a_larger_server_interval() {
         let mut s = PollSchedule::new(Some(S(5)), DEFAULT_MAX_BACKOFF);
-        assert_eq!(s.next(Answer::SlowDown { server_interval: Some(S(30)) }), S(30));
+        assert_eq!(
+            s.next(Answer::SlowDown {
+                server_interval: Some(S(30))
+            }),
+            S(30)
+        );
         // A smaller one never makes polling faster than the RFC's +5 s.
-        assert_eq!(s.next(Answer::SlowDown { server_interval: Some(S(1)) }), S(35));
+        assert_eq!(
+            s.next(Answer::SlowDown {
+                server_interval: Some(S(1))
+            }),
+            S(35)
+        );
         assert_eq!(s.next(Answer::Pending), S(35));
     }
 
@@ -138,16 +159,36 @@ mod tests {
         assert_eq!(s.next(t), S(20));
         assert_eq!(s.next(Answer::Pending), S(5));
         assert_eq!(s.next(t), S(10));
-        assert_eq!(s.next(Answer::SlowDown { server_interval: None }), S(10));
+        assert_eq!(
+            s.next(Answer::SlowDown {
+                server_interval: None
+            }),
+            S(10)
+        );
         assert_eq!(s.next(t), S(20));
     }
 
     #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         let mut s = PollSchedule::new(Some(S(5)), S(60));
-        assert_eq!(s.next(Answer::Transient { retry_after: Some(S(30)) }), S(30));
-        assert_eq!(s.next(Answer::Transient { retry_after: Some(S(3600)) }), S(60));
-        assert_eq!(s.next(Answer::Transient { retry_after: Some(S(1)) }), S(40));
+        assert_eq!(
+            s.next(Answer::Transient {
+                retry_after: Some(S(30))
+            }),
+            S(30)
+        );
+        assert_eq!(
+            s.next(Answer::Transient {
+                retry_after: Some(S(3600))
+            }),
+            S(60)
+        );
+        assert_eq!(
+            s.next(Answer::Transient {
+                retry_after: Some(S(1))
+            }),
+            S(40)
+        );
     }
 
     #[test]
@@ -163,6 +204,9 @@ mod tests {
         for _ in 0..100 {
             s.next(Answer::Transient { retry_after: None });
         }
-        assert_eq!(s.next(Answer::Transient { retry_after: None }), S(5) * (1 << 16));
+        assert_eq!(
+            s.next(Answer::Transient { retry_after: None }),
+            S(5) * (1 << 16)
+        );
     }
 }
