@@ -1,2 +1,17 @@
-//! Flyte config.yaml and FLYTE_* environment into typed settings.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod layer;
+mod loader;
+mod mode;
+mod parse;
+mod settings;
+pub mod vars;
+mod yaml;
+
+pub use error::{ConfigError, FileSource, Origin};
+pub use loader::{Loader, Overrides, find_config_file};
+pub use mode::{AuthMode, ParseAuthModeError};
+pub use parse::format_go_duration;
+pub use settings::{SecretSource, Settings};

@@ -1,0 +1,36 @@
+//! The names of the environment variables this crate reads.
+//!
+//! They are flytekit's (`FLYTE_{SECTION}_{OPTION}`), so one environment configures pyflyte and
+//! `flyte-auth` alike. A variable set to the empty string counts as not set.
+
+/// The admin endpoint (`admin.endpoint`); a `dns:///` prefix is stripped.
+pub const PLATFORM_URL: &str = "FLYTE_PLATFORM_URL";
+/// Plain http to the admin endpoint (`admin.insecure`).
+pub const PLATFORM_INSECURE: &str = "FLYTE_PLATFORM_INSECURE";
+/// Skip TLS certificate verification (`admin.insecureSkipVerify`).
+pub const PLATFORM_INSECURE_SKIP_VERIFY: &str = "FLYTE_PLATFORM_INSECURE_SKIP_VERIFY";
+/// An extra CA bundle in PEM (`admin.caCertFilePath`).
+pub const PLATFORM_CA_CERT_FILE_PATH: &str = "FLYTE_PLATFORM_CA_CERT_FILE_PATH";
+/// A proxy for the OAuth HTTP calls (`admin.httpProxyURL`).
+pub const PLATFORM_HTTP_PROXY_URL: &str = "FLYTE_PLATFORM_HTTP_PROXY_URL";
+/// The auth mode (`admin.authType`).
+pub const CREDENTIALS_AUTH_MODE: &str = "FLYTE_CREDENTIALS_AUTH_MODE";
+/// The client id (`admin.clientId`).
+pub const CREDENTIALS_CLIENT_ID: &str = "FLYTE_CREDENTIALS_CLIENT_ID";
+/// The client secret itself. Replaced by a secret from `clientSecretLocation` or
+/// `clientSecretEnvVar` when either is set.
+pub const CREDENTIALS_CLIENT_SECRET: &str = "FLYTE_CREDENTIALS_CLIENT_SECRET";
+/// A file holding the client secret (`admin.clientSecretLocation`).
+pub const CREDENTIALS_CLIENT_SECRET_LOCATION: &str = "FLYTE_CREDENTIALS_CLIENT_SECRET_LOCATION";
+/// The name of a variable holding the client secret (`admin.clientSecretEnvVar`).
+pub const CREDENTIALS_CLIENT_SECRET_ENV_VAR: &str = "FLYTE_CREDENTIALS_CLIENT_SECRET_ENV_VAR";
+/// Scopes, separated by commas or spaces (`admin.scopes`).
+pub const CREDENTIALS_SCOPES: &str = "FLYTE_CREDENTIALS_SCOPES";
+/// The audience parameter (`admin.audience`).
+pub const CREDENTIALS_AUDIENCE: &str = "FLYTE_CREDENTIALS_AUDIENCE";
+/// The external command's argv, comma-separated (`admin.command`).
+pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
+/// The proxy-authorization command's argv, comma-separated (`admin.proxyCommand`).
+pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
+/// The config file to read instead of `~/.flyte/config.yaml`.
+pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";
