@@ -1,2 +1,27 @@
-//! A CredentialStore on the OS keyring, compatible with flytekit.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod deadline;
+mod file;
+mod keyring;
+mod layout;
+mod none;
+
+pub use deadline::DEFAULT_TIMEOUT;
+pub use file::FileStore;
+pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN, service_for};
+pub use none::NoStore;
+
+/// Names of the keyring entries, for tools that inspect or clean a keyring by hand.
+pub mod entries {
+    pub use crate::layout::{ACCESS_TOKEN, CHUNK_PREFIX, ID_TOKEN, META, REFRESH_TOKEN};
+
+    /// The user name of piece `index` (from 1) of the chunked value `name`, e.g.
+    /// `access_token#1`.
+    pub fn piece(name: &str, index: usize) -> String {
+        crate::layout::piece_name(name, index)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -11,3 +11,4 @@
 
 pub mod conformance;
 pub mod logs;
+pub mod secret_service;

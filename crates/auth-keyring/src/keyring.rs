@@ -1,0 +1,443 @@
+//! [`KeyringStore`]: a [`CredentialStore`] on an OS keyring through `keyring-core` stores.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use auth_core::{AuthError, CredentialStore, Credentials, ErrorKind};
+use keyring_core::{Entry, Error as KeyringError};
+use zeroize::Zeroizing;
+
+use crate::deadline::{DEFAULT_TIMEOUT, Runner};
+use crate::layout::{self, EntryError, Entries, MIN_VALUE_LEN};
+
+/// The largest value, in UTF-8 bytes, that one Windows Credential Manager entry holds: its
+/// blob is at most 2560 bytes of UTF-16, so 1280 UTF-8 bytes always fit.
+pub const WINDOWS_MAX_VALUE_LEN: usize = 1280;
+/// The largest value, in bytes, that one kernel keyutils key holds.
+pub const KEYUTILS_MAX_VALUE_LEN: usize = 32767;
+
+/// Which keyring a [`KeyringStore`] uses.
+#[derive(Clone)]
+enum Backend {
+    /// The platform's keyring, chosen at first use.
+    Platform,
+    /// The freedesktop Secret Service over D-Bus (libdbus).
+    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+    SecretService,
+    /// The Linux kernel key retention service.
+    #[cfg(target_os = "linux")]
+    Keyutils,
+    /// A store the application built.
+    Custom(Arc<keyring_core::CredentialStore>),
+}
+
+impl Backend {
+    /// The backend `Platform` stands for on this target.
+    fn resolved(&self) -> Backend {
+        match self {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::Platform => Backend::SecretService,
+            other => other.clone(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.resolved() {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => "the Secret Service",
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils => "the kernel keyring (keyutils)",
+            Backend::Platform if cfg!(target_os = "macos") => "the macOS Keychain",
+            Backend::Platform if cfg!(windows) => "the Windows Credential Manager",
+            Backend::Platform => "the OS keyring",
+            Backend::Custom(_) => "the keyring",
+        }
+    }
+
+    /// The largest value one entry holds, in UTF-8 bytes.
+    fn max_value_len(&self) -> Option<usize> {
+        match self.resolved() {
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils => Some(KEYUTILS_MAX_VALUE_LEN),
+            Backend::Platform if cfg!(windows) => Some(WINDOWS_MAX_VALUE_LEN),
+            _ => None,
+        }
+    }
+
+    /// Opens the store. Blocking: connects to D-Bus for the Secret Service.
+    fn open(&self) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+        match self.resolved() {
+            Backend::Custom(store) => Ok(store),
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => {
+                let store: Arc<keyring_core::CredentialStore> =
+                    dbus_secret_service_keyring_store::Store::new()?;
+                Ok(store)
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils => {
+                let store: Arc<keyring_core::CredentialStore> =
+                    linux_keyutils_keyring_store::Store::new()?;
+                Ok(store)
+            }
+            Backend::Platform => open_platform(),
+        }
+    }
+
+    /// A human-readable label for new entries, where the store shows one.
+    fn label(&self, service: &str, user: &str) -> Option<String> {
+        match self.resolved() {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => Some(format!("flyte-auth {user} for {service}")),
+            _ => None,
+        }
+    }
+
+    /// What to tell a user whose store failed with `error`.
+    fn advice(&self, error: &KeyringError) -> &'static str {
+        match error {
+            KeyringError::NoStorageAccess(_) => self.locked_advice(),
+            KeyringError::PlatformFailure(_) => self.failure_advice(),
+            KeyringError::NoDefaultStore | KeyringError::NotSupportedByStore(_) => {
+                "this platform has no supported keyring: configure flyte-auth to use its file \
+                 store or no credential store"
+            }
+            _ => ALTERNATIVES,
+        }
+    }
+
+    fn locked_advice(&self) -> &'static str {
+        match self.resolved() {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => {
+                "the keyring is locked or access was refused: unlock your keyring (log in to the \
+                 desktop, or run `gnome-keyring-daemon --unlock`), or configure flyte-auth to use \
+                 its file store or no credential store"
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils => {
+                "the kernel refused access to the session keyring: run inside a login session \
+                 (or under `keyctl session -`), or configure flyte-auth to use its file store or \
+                 no credential store"
+            }
+            _ => {
+                "access to the keyring was refused: unlock it, or configure flyte-auth to use its \
+                 file store or no credential store"
+            }
+        }
+    }
+
+    fn failure_advice(&self) -> &'static str {
+        match self.resolved() {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => {
+                "is there a Secret Service on the D-Bus session bus? Install and start \
+                 gnome-keyring (or KeePassXC with its Secret Service integration), make sure \
+                 DBUS_SESSION_BUS_ADDRESS is set, or configure flyte-auth to use its file store \
+                 or no credential store"
+            }
+            _ => ALTERNATIVES,
+        }
+    }
+
+    fn timeout_advice(&self) -> &'static str {
+        match self.resolved() {
+            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            Backend::SecretService => {
+                "the Secret Service did not answer (is gnome-keyring-daemon hung? restart it), or \
+                 configure flyte-auth to use its file store or no credential store"
+            }
+            _ => {
+                "the keyring did not answer: check it, or configure flyte-auth to use its file \
+                 store or no credential store"
+            }
+        }
+    }
+}
+
+const ALTERNATIVES: &str =
+    "credentials are kept in memory; to avoid this, fix the keyring or configure flyte-auth to \
+     use its file store or no credential store";
+
+#[cfg(target_os = "macos")]
+fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    let store: Arc<keyring_core::CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(windows)]
+fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    let store: Arc<keyring_core::CredentialStore> = windows_native_keyring_store::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(not(any(target_os = "macos", windows)))]
+fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    Err(KeyringError::NotSupportedByStore("no OS keyring is supported on this platform".into()))
+}
+
+/// A [`CredentialStore`] on the OS keyring, with flytekit's layout.
+///
+/// - The keyring *service* is the endpoint without `dns:///`; the entries `access_token`,
+///   `refresh_token` and `id_token` hold the raw tokens, so a `pyflyte` login is used here and
+///   ours there. The expiry, token type and scopes go into an entry `flyte_auth_meta` that
+///   flytekit ignores.
+/// - Every operation runs on its own thread under a deadline (default 3 s). A failure or
+///   time-out is logged as a warning and returned as an error, which the token engine treats
+///   as a warning too: authentication goes on with credentials in memory.
+/// - Values longer than the store's limit (Windows 2560 bytes, keyutils 32767) are split
+///   across entries and reassembled; corrupt or partial data is treated as absent and removed.
+///
+/// The store is opened (for the Secret Service: connected) on first use, not by the
+/// constructor, so constructing one never blocks and never fails.
+pub struct KeyringStore {
+    backend: Backend,
+    max_value_len: Option<usize>,
+    runner: Runner,
+    opened: Arc<Mutex<Option<Arc<keyring_core::CredentialStore>>>>,
+}
+
+impl fmt::Debug for KeyringStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyringStore")
+            .field("backend", &self.backend.name())
+            .field("timeout", &self.runner.timeout)
+            .field("max_value_len", &self.max_value_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for KeyringStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyringStore {
+    fn from_backend(backend: Backend) -> Self {
+        Self {
+            max_value_len: backend.max_value_len(),
+            backend,
+            runner: Runner::new(DEFAULT_TIMEOUT),
+            opened: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The platform's keyring: the Secret Service on Linux and the BSDs, the Keychain on
+    /// macOS, the Credential Manager on Windows. Elsewhere every operation fails (non-fatally)
+    /// with a message that says to choose another store.
+    pub fn new() -> Self {
+        Self::from_backend(Backend::Platform)
+    }
+
+    /// The freedesktop Secret Service (gnome-keyring, KeePassXC, KWallet) on the D-Bus session
+    /// bus, through libdbus.
+    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))))]
+    pub fn secret_service() -> Self {
+        Self::from_backend(Backend::SecretService)
+    }
+
+    /// The Linux kernel keyring (keyutils), in the session keyring linked to the persistent
+    /// keyring. Always there, even without a desktop, but emptied on reboot: a fine cache for
+    /// access tokens, not a durable home for refresh tokens.
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+    pub fn keyutils() -> Self {
+        Self::from_backend(Backend::Keyutils)
+    }
+
+    /// A `keyring-core` store built by the application, such as `keyring_core::mock::Store` in
+    /// tests or a store crate this crate does not know. Values are not split unless
+    /// [`with_max_value_len`](Self::with_max_value_len) says so.
+    pub fn with_store(store: Arc<keyring_core::CredentialStore>) -> Self {
+        Self::from_backend(Backend::Custom(store))
+    }
+
+    /// Sets the deadline of each load, save or delete (default 3 s). A call that misses it is
+    /// abandoned: its thread may stay blocked in the keyring library until that gives up.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.runner = Runner::new(timeout);
+        self
+    }
+
+    /// Sets the largest value one entry may hold, in UTF-8 bytes (`None`: no limit); longer
+    /// values are split. Values below 128 bytes are raised to 128, so a chunk header fits.
+    pub fn with_max_value_len(mut self, max: Option<usize>) -> Self {
+        self.max_value_len = max.map(|m| m.max(MIN_VALUE_LEN));
+        self
+    }
+
+    /// The deadline of each operation.
+    pub fn timeout(&self) -> Duration {
+        self.runner.timeout
+    }
+
+    /// Whether an abandoned call is still running (tests wait for it to end).
+    #[cfg(test)]
+    pub(crate) fn runner_is_stuck(&self) -> bool {
+        self.runner.is_stuck()
+    }
+
+    async fn run<T, F>(&self, action: &'static str, key: &str, job: F) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Entries) -> Result<T, EntryError> + Send + 'static,
+    {
+        let service = service_for(key).to_string();
+        let what = format!("{action} {} for '{service}'", self.backend.name());
+        let on_timeout = self.backend.timeout_advice();
+        let backend = self.backend.clone();
+        let opened = self.opened.clone();
+        let what_in_job = what.clone();
+        let result = self
+            .runner
+            .run(&what, on_timeout, move || {
+                let store = open(&backend, &opened).map_err(|e| {
+                    AuthError::storage(format!(
+                        "{what_in_job}: could not open the keyring: {e}; {}",
+                        backend.advice(&e)
+                    ))
+                })?;
+                let entries = StoreEntries { store: &store, service: &service, backend: &backend };
+                job(&entries).map_err(|e| {
+                    let advice = backend.advice(&e.error);
+                    AuthError::storage(format!("{what_in_job}: {e}; {advice}"))
+                })
+            })
+            .await;
+        if let Err(e) = &result {
+            match e.kind() {
+                ErrorKind::Timeout => tracing::warn!(
+                    "{e}; the call was abandoned (its thread may stay blocked until the keyring \
+                     library gives up); credentials are kept in memory only"
+                ),
+                _ => tracing::warn!("{e}; credentials are kept in memory only"),
+            }
+        }
+        result
+    }
+}
+
+/// Opens the backend once and keeps it; a failed open is tried again next time.
+fn open(
+    backend: &Backend,
+    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
+) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    if let Some(store) = opened.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        return Ok(store.clone());
+    }
+    let store = backend.open()?;
+    let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(slot.get_or_insert(store).clone())
+}
+
+/// The keyring service for a store key: the endpoint without `dns:///`, as flytekit names it.
+pub fn service_for(key: &str) -> &str {
+    key.strip_prefix("dns:///").unwrap_or(key)
+}
+
+#[async_trait]
+impl CredentialStore for KeyringStore {
+    async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
+        let endpoint = service_for(key).to_string();
+        self.run("reading credentials from", key, move |entries| {
+            layout::load(entries, &endpoint, SystemTime::now())
+        })
+        .await
+    }
+
+    async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
+        let credentials = credentials.clone();
+        let max = self.max_value_len;
+        self.run("saving credentials to", key, move |entries| {
+            layout::save(entries, &credentials, max)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), AuthError> {
+        self.run("deleting credentials from", key, layout::delete).await
+    }
+}
+
+/// The entries of one service in a `keyring-core` store.
+struct StoreEntries<'a> {
+    store: &'a Arc<keyring_core::CredentialStore>,
+    service: &'a str,
+    backend: &'a Backend,
+}
+
+impl StoreEntries<'_> {
+    fn entry(&self, user: &str) -> Result<Entry, KeyringError> {
+        match self.backend.label(self.service, user) {
+            Some(label) => {
+                let modifiers = HashMap::from([("label", label.as_str())]);
+                self.store.build(self.service, user, Some(&modifiers))
+            }
+            None => self.store.build(self.service, user, None),
+        }
+    }
+}
+
+impl Entries for StoreEntries<'_> {
+    fn get(&self, user: &str) -> Result<Option<Zeroizing<String>>, KeyringError> {
+        match self.entry(user)?.get_password() {
+            Ok(v) => Ok(Some(Zeroizing::new(v))),
+            Err(KeyringError::NoEntry) => Ok(None),
+            // Several items match (another client wrote one in a second collection): they
+            // hold the same logical entry, so the first readable one will do.
+            Err(KeyringError::Ambiguous(found)) => {
+                let mut last = KeyringError::NoEntry;
+                for entry in found {
+                    match entry.get_password() {
+                        Ok(v) => return Ok(Some(Zeroizing::new(v))),
+                        Err(e) => last = e,
+                    }
+                }
+                match last {
+                    KeyringError::NoEntry => Ok(None),
+                    e => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set(&self, user: &str, value: &str) -> Result<(), KeyringError> {
+        let entry = self.entry(user)?;
+        match entry.set_password(value) {
+            // Several items match: remove them all, then write one.
+            Err(KeyringError::Ambiguous(found)) => {
+                for e in found {
+                    match e.delete_credential() {
+                        Ok(()) | Err(KeyringError::NoEntry) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                entry.set_password(value)
+            }
+            other => other,
+        }
+    }
+
+    fn delete(&self, user: &str) -> Result<bool, KeyringError> {
+        match self.entry(user)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(KeyringError::NoEntry) => Ok(false),
+            Err(KeyringError::Ambiguous(found)) => {
+                for e in found {
+                    match e.delete_credential() {
+                        Ok(()) | Err(KeyringError::NoEntry) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
