@@ -33,8 +33,15 @@ const MAX_SECRET_BYTES: u64 = 64 * 1024;
 ///     .with_auth_mode(AuthMode::DeviceFlow)
 ///     .with_insecure(true);
 /// assert_eq!(overrides.endpoint.as_deref(), Some("dns:///flyte.example.com"));
+///
+/// // A struct literal works too; always end it with `..Overrides::default()`.
+/// let overrides = Overrides { insecure: Some(true), ..Overrides::default() };
+/// assert_eq!(overrides.endpoint, None);
 /// ```
-#[non_exhaustive]
+///
+/// Not `#[non_exhaustive]`, so that a command line can fill it with a struct literal. Every
+/// field is an `Option` that defaults to `None`, and new ones will be too, so a literal that
+/// ends with `..Overrides::default()` keeps compiling when fields are added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--endpoint`; a `dns:///` prefix is stripped here too.
