@@ -454,6 +454,18 @@ impl HttpClient {
 
     fn send_failure(&self, request: &Request<'_>, e: reqwest::Error) -> Failure {
         let origin = request.url.origin().ascii_serialization();
+        if let Some(tls) = tls_error(&e) {
+            // A refused certificate is not transient: say what to do instead of retrying.
+            return Failure::Final(
+                AuthError::transport(format!(
+                    "{}: the TLS handshake with {origin} failed: {tls}; if the server uses a \
+                     private CA, add its certificate (caCertFilePath / with_ca_cert_file)",
+                    request.what
+                ))
+                .with_retryable(false)
+                .with_source(e.without_url()),
+            );
+        }
         if e.is_connect() {
             let message = if e.is_timeout() {
                 format!(
@@ -514,6 +526,25 @@ impl HttpClient {
     }
 }
 
+/// The rustls error behind a failed request, if the TLS handshake failed.
+fn tls_error(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An io::Error hides the error it wraps from `source()`: unwrap it explicitly.
+        source = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
 enum BodyError {
     TooLarge(Option<u64>),
     Read(reqwest::Error),
@@ -522,10 +553,11 @@ enum BodyError {
 /// Reads the body chunk by chunk and stops at [`MAX_BODY_BYTES`], so a huge answer is never
 /// buffered.
 async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    if let Some(len) = response.content_length() {
-        if len > MAX_BODY_BYTES as u64 {
-            return Err(BodyError::TooLarge(Some(len)));
-        }
+    if let Some(len) = response
+        .content_length()
+        .filter(|len| *len > MAX_BODY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge(Some(len)));
     }
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
@@ -632,13 +664,27 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 
 /// Removes control characters, collapses whitespace and cuts at `max` characters.
 pub(crate) fn sanitize(text: &str, max: usize) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // A terminal escape sequence (ESC [ params letter): dropped whole.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for p in chars.by_ref() {
+                    if p.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            plain.push(' ');
+        } else if c.is_control() {
+            plain.push(' ');
+        } else {
+            plain.push(c);
+        }
+    }
+    let cleaned: String = plain.split_whitespace().collect::<Vec<_>>().join(" ");
     if cleaned.chars().count() > max {
         let cut: String = cleaned.chars().take(max).collect();
         format!("{cut}...")
@@ -702,7 +748,7 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
 fn redact_userinfo(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("[redacted]");
+            let _ = u.set_username("redacted");
             let _ = u.set_password(None);
             u.to_string()
         }
@@ -771,6 +817,7 @@ mod tests {
     fn proxy_url_credentials_are_not_printed() {
         let o = TransportOptions::new().with_proxy_url(Some("http://user:pw@proxy:3128".into()));
         let d = format!("{o:?}");
-        assert!(!d.contains("pw@") && !d.contains("user"), "{d}");
+        assert!(!d.contains("pw") && !d.contains("user:"), "{d}");
+        assert!(d.contains("http://redacted@proxy:3128/"), "{d}");
     }
 }

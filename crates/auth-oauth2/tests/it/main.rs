@@ -1,0 +1,8 @@
+//! Integration tests of auth-oauth2: provider quirks and failures against wiremock, TLS against
+//! a self-signed server, and the real test identity provider.
+
+mod discovery;
+mod quirks;
+mod real_idp;
+mod support;
+mod tls;
