@@ -1,12 +1,17 @@
 //! Authorization code + PKCE flow with a loopback redirect for flyte-auth.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authenticator;
 mod browser;
 mod pages;
 mod pkce;
 mod request;
 mod server;
 
+pub use authenticator::{
+    BuildError, DEFAULT_REDIRECT_URI, DEFAULT_TIMEOUT, PkceAuthenticator, PkceAuthenticatorBuilder,
+    UrlPrompt,
+};
 pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
 pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
 pub use pkce::{PkceChallenge, code_challenge_s256};

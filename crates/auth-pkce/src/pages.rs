@@ -34,7 +34,10 @@ pub struct Pages {
 
 impl Default for Pages {
     fn default() -> Self {
-        Self { success: DEFAULT_SUCCESS.to_string(), failure: DEFAULT_FAILURE.to_string() }
+        Self {
+            success: DEFAULT_SUCCESS.to_string(),
+            failure: DEFAULT_FAILURE.to_string(),
+        }
     }
 }
 
@@ -65,7 +68,8 @@ impl Pages {
     /// The failure page for `reason`, which is HTML-escaped: it may come from the identity
     /// provider or from the request and must never be able to inject markup.
     pub fn failure(&self, reason: &str) -> String {
-        self.failure.replace(ERROR_PLACEHOLDER, &escape_html(reason))
+        self.failure
+            .replace(ERROR_PLACEHOLDER, &escape_html(reason))
     }
 }
 
@@ -105,7 +109,10 @@ mod tests {
     fn failure_page_escapes_reason() {
         let p = Pages::default();
         let html = p.failure("access_denied: <b>nope</b>");
-        assert!(html.contains("access_denied: &lt;b&gt;nope&lt;/b&gt;"), "{html}");
+        assert!(
+            html.contains("access_denied: &lt;b&gt;nope&lt;/b&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<b>"));
         assert!(!html.contains(ERROR_PLACEHOLDER));
     }
@@ -123,7 +130,9 @@ mod tests {
 
     #[test]
     fn custom_pages() {
-        let p = Pages::new().with_success_page("<p>ok</p>").with_failure_page("<p>no: {{error}}</p>");
+        let p = Pages::new()
+            .with_success_page("<p>ok</p>")
+            .with_failure_page("<p>no: {{error}}</p>");
         assert_eq!(p.success(), "<p>ok</p>");
         assert_eq!(p.failure("a<b"), "<p>no: a&lt;b</p>");
     }

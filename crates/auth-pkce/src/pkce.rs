@@ -32,13 +32,18 @@ impl PkceChallenge {
     pub fn new_random() -> Result<Self, AuthError> {
         let bytes = random_bytes::<VERIFIER_BYTES>()?;
         let verifier = Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_slice()));
-        Ok(Self::from_verifier(PkceCodeVerifier::new(verifier.as_str())))
+        Ok(Self::from_verifier(PkceCodeVerifier::new(
+            verifier.as_str(),
+        )))
     }
 
     /// The challenge of a given verifier (tests and interoperability checks).
     pub fn from_verifier(verifier: PkceCodeVerifier) -> Self {
         let challenge = code_challenge_s256(verifier.secret());
-        Self { verifier, challenge }
+        Self {
+            verifier,
+            challenge,
+        }
     }
 
     /// The verifier, sent with the code exchange.
@@ -73,10 +78,13 @@ impl State {
     /// A new random state.
     pub(crate) fn new_random() -> Result<Self, AuthError> {
         let bytes = random_bytes::<STATE_BYTES>()?;
-        Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_slice()))))
+        Ok(Self(Zeroizing::new(
+            URL_SAFE_NO_PAD.encode(bytes.as_slice()),
+        )))
     }
 
     /// A fixed state (tests).
+    #[cfg(test)]
     pub(crate) fn new(value: impl Into<String>) -> Self {
         Self(Zeroizing::new(value.into()))
     }
@@ -100,13 +108,15 @@ impl fmt::Debug for State {
 
 fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, AuthError> {
     let mut bytes = Zeroizing::new([0u8; N]);
-    rand::rngs::OsRng.try_fill_bytes(bytes.as_mut_slice()).map_err(|e| {
-        AuthError::configuration(
-            "the operating system's random number generator failed; \
+    rand::rngs::OsRng
+        .try_fill_bytes(bytes.as_mut_slice())
+        .map_err(|e| {
+            AuthError::configuration(
+                "the operating system's random number generator failed; \
              a login cannot be started safely without it",
-        )
-        .with_source(e)
-    })?;
+            )
+            .with_source(e)
+        })?;
     Ok(bytes)
 }
 
@@ -142,7 +152,11 @@ mod tests {
         let b = PkceChallenge::new_random().unwrap();
         let v = a.verifier().secret();
         assert_eq!(v.len(), 86);
-        assert!(v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{v}");
+        assert!(
+            v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+            "{v}"
+        );
         assert_ne!(v, b.verifier().secret());
         assert_eq!(a.challenge(), code_challenge_s256(v));
         assert_eq!(a.challenge().len(), 43);
@@ -154,7 +168,7 @@ mod tests {
         assert_eq!(s.secret().len(), 43);
         assert_ne!(s.secret(), State::new_random().unwrap().secret());
         assert_eq!(format!("{s:?}"), "State([redacted])");
-        assert!(s.matches(&s.secret().to_string()));
+        assert!(s.matches(s.secret()));
         assert!(!s.matches("nope"));
         assert!(!s.matches(""));
     }

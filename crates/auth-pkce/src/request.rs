@@ -1,6 +1,6 @@
 //! The loopback redirect URI (RFC 8252 §7.3) and the authorization request URL.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use url::Url;
 
@@ -11,18 +11,6 @@ pub(crate) enum LoopbackHost {
     Localhost,
     /// A loopback IP literal such as `127.0.0.1` or `[::1]`: that address only.
     Ip(IpAddr),
-}
-
-impl LoopbackHost {
-    /// The addresses to bind, the first one mandatory.
-    pub(crate) fn addresses(&self) -> Vec<IpAddr> {
-        match self {
-            LoopbackHost::Localhost => {
-                vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
-            }
-            LoopbackHost::Ip(ip) => vec![*ip],
-        }
-    }
 }
 
 /// A validated loopback redirect URI.
@@ -38,7 +26,8 @@ impl RedirectUri {
     /// Parses and checks a redirect URI: `http`, a loopback host (`localhost`, `127.0.0.0/8`,
     /// `[::1]`), an explicit port (0 for any free port), no fragment, no user info.
     pub(crate) fn parse(uri: &str) -> Result<Self, String> {
-        let url = Url::parse(uri).map_err(|e| format!("the redirect URI {uri:?} is not a URL ({e})"))?;
+        let url =
+            Url::parse(uri).map_err(|e| format!("the redirect URI {uri:?} is not a URL ({e})"))?;
         if url.scheme() != "http" {
             return Err(format!(
                 "the redirect URI {uri:?} must use http on a loopback address \
@@ -51,7 +40,9 @@ impl RedirectUri {
             ));
         }
         let host = match url.host() {
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => LoopbackHost::Localhost,
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
+                LoopbackHost::Localhost
+            }
             Some(url::Host::Ipv4(ip)) if ip.is_loopback() => LoopbackHost::Ip(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) if ip.is_loopback() => LoopbackHost::Ip(IpAddr::V6(ip)),
             _ => {
@@ -63,7 +54,12 @@ impl RedirectUri {
         };
         // `Url::port` hides the scheme's default port; a loopback redirect URI names its port.
         let port = url.port().unwrap_or(80);
-        Ok(Self { original: uri.to_string(), url, host, port })
+        Ok(Self {
+            original: uri.to_string(),
+            url,
+            host,
+            port,
+        })
     }
 
     /// The host to bind.
@@ -132,8 +128,12 @@ impl AuthorizationRequest<'_> {
     /// sets), then `client_id`, `response_type=code`, `scope`, `redirect_uri`, `state`,
     /// `audience`, `code_challenge`, `code_challenge_method=S256` and the extra parameters.
     pub(crate) fn url(&self) -> Result<Url, String> {
-        let mut url = Url::parse(self.endpoint)
-            .map_err(|e| format!("the authorization endpoint {:?} is not a URL ({e})", self.endpoint))?;
+        let mut url = Url::parse(self.endpoint).map_err(|e| {
+            format!(
+                "the authorization endpoint {:?} is not a URL ({e})",
+                self.endpoint
+            )
+        })?;
         let own: Vec<&str> = RESERVED_PARAMS
             .iter()
             .copied()
@@ -170,10 +170,14 @@ impl AuthorizationRequest<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     use super::*;
 
     fn query(url: &Url) -> Vec<(String, String)> {
-        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     #[test]
@@ -183,10 +187,10 @@ mod tests {
         assert_eq!((r.port(), r.path()), (53593, "/callback"));
         assert_eq!(r.with_bound_port(1234), "http://localhost:53593/callback");
         let r = RedirectUri::parse("http://127.0.0.1:0/cb").unwrap();
-        assert_eq!(r.host().addresses(), vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        assert_eq!(r.host(), &LoopbackHost::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!(r.with_bound_port(4321), "http://127.0.0.1:4321/cb");
         let r = RedirectUri::parse("http://[::1]:0/").unwrap();
-        assert_eq!(r.host().addresses(), vec![IpAddr::V6(Ipv6Addr::LOCALHOST)]);
+        assert_eq!(r.host(), &LoopbackHost::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         assert_eq!(r.with_bound_port(7), "http://[::1]:7/");
         let r = RedirectUri::parse("http://LOCALHOST/callback").unwrap();
         assert_eq!((r.host(), r.port()), (&LoopbackHost::Localhost, 80));
@@ -238,7 +242,9 @@ mod tests {
         let url = req.url().unwrap();
         assert_eq!(url.path(), "/oauth2/authorize");
         let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         assert_eq!(
             query(&url),
@@ -250,12 +256,18 @@ mod tests {
                 ("redirect_uri", "http://localhost:53593/callback"),
                 ("state", "st4te"),
                 ("audience", "https://api.example"),
-                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+                ),
                 ("code_challenge_method", "S256"),
                 ("prompt", "login"),
             ])
         );
-        assert!(url.as_str().contains("redirect_uri=http%3A%2F%2Flocalhost%3A53593%2Fcallback"));
+        assert!(
+            url.as_str()
+                .contains("redirect_uri=http%3A%2F%2Flocalhost%3A53593%2Fcallback")
+        );
     }
 
     #[test]
@@ -270,7 +282,10 @@ mod tests {
             code_challenge: "x",
             extra: &[],
         };
-        let keys: Vec<String> = query(&req.url().unwrap()).into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = query(&req.url().unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(
             keys,
             [
@@ -282,7 +297,10 @@ mod tests {
                 "code_challenge_method"
             ]
         );
-        let bad = AuthorizationRequest { endpoint: "not a url", ..req };
+        let bad = AuthorizationRequest {
+            endpoint: "not a url",
+            ..req
+        };
         assert!(bad.url().is_err());
     }
 }

@@ -97,7 +97,11 @@ impl CallbackServer {
             .map(|a| a.port())
             .ok_or_else(|| AuthError::configuration("the login callback server has no address"))?;
         let redirect_uri = redirect.with_bound_port(port);
-        Ok(Self { redirect: redirect.clone(), redirect_uri, listeners })
+        Ok(Self {
+            redirect: redirect.clone(),
+            redirect_uri,
+            listeners,
+        })
     }
 
     /// The redirect URI to send to the provider (with the chosen port when it was 0).
@@ -107,7 +111,10 @@ impl CallbackServer {
 
     /// The addresses the server listens on.
     pub(crate) fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Serves until the response with the right `state` arrives or `deadline` passes.
@@ -136,7 +143,11 @@ impl CallbackServer {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for listener in self.listeners {
-            tasks.spawn(accept_loop(listener, Arc::clone(&shared), shutdown_rx.clone()));
+            tasks.spawn(accept_loop(
+                listener,
+                Arc::clone(&shared),
+                shutdown_rx.clone(),
+            ));
         }
         drop(shared);
 
@@ -168,18 +179,28 @@ impl CallbackServer {
 }
 
 /// Decides the login from the response with the right `state` and answers its browser.
-async fn decide<F, Fut>(callback: Callback, expect: &Expectation, exchange: F) -> Result<Credentials, AuthError>
+async fn decide<F, Fut>(
+    callback: Callback,
+    expect: &Expectation,
+    exchange: F,
+) -> Result<Credentials, AuthError>
 where
     F: FnOnce(AuthorizationCode) -> Fut,
     Fut: Future<Output = Result<Credentials, AuthError>>,
 {
-    let Callback { code, error, iss, reply } = callback;
+    let Callback {
+        code,
+        error,
+        iss,
+        reply,
+    } = callback;
     let result = match check_issuer(iss.as_deref(), expect) {
         Err(e) => Err(e),
         Ok(()) => match (error, code) {
             (Some(error), _) => {
                 tracing::debug!(error = %error.error, "the identity provider redirected with an error");
-                Err(AuthError::oauth(error, None).context("the login was not completed in the browser"))
+                Err(AuthError::oauth(error, None)
+                    .context("the login was not completed in the browser"))
             }
             (None, Some(code)) => {
                 tracing::debug!("received an authorization code; exchanging it");
@@ -203,16 +224,20 @@ where
 /// provider advertises the parameter, it must be present.
 fn check_issuer(iss: Option<&str>, expect: &Expectation) -> Result<(), AuthError> {
     match (iss, expect.issuer.as_deref()) {
-        (Some(got), Some(want)) if !same_issuer(got, want) => Err(AuthError::invalid_response(format!(
-            "the login response names the issuer {got:?}, not the configured {want:?}; \
+        (Some(got), Some(want)) if !same_issuer(got, want) => {
+            Err(AuthError::invalid_response(format!(
+                "the login response names the issuer {got:?}, not the configured {want:?}; \
              refusing it (RFC 9207 mix-up protection): check the configured endpoints"
-        ))),
+            )))
+        }
         (None, _) if expect.require_iss => Err(AuthError::invalid_response(
             "the login response does not name its issuer (iss) although the identity provider \
              advertises it; refusing it (RFC 9207)",
         )),
         (Some(_), None) => {
-            tracing::debug!("the login response names an issuer but none is configured; not checked");
+            tracing::debug!(
+                "the login response names an issuer but none is configured; not checked"
+            );
             Ok(())
         }
         _ => Ok(()),
@@ -224,7 +249,9 @@ fn same_issuer(a: &str, b: &str) -> bool {
 }
 
 async fn bind_one(ip: IpAddr, port: u16) -> Result<TcpListener, AuthError> {
-    TcpListener::bind(SocketAddr::new(ip, port)).await.map_err(|e| bind_error(ip, port, e))
+    TcpListener::bind(SocketAddr::new(ip, port))
+        .await
+        .map_err(|e| bind_error(ip, port, e))
 }
 
 async fn bind_localhost(port: u16) -> Result<Vec<TcpListener>, AuthError> {
@@ -273,7 +300,11 @@ fn bind_error(ip: IpAddr, port: u16, e: io::Error) -> AuthError {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -370,7 +401,11 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             return html(StatusCode::BAD_REQUEST, shared.pages.failure(why));
         }
     };
-    if !params.state.as_deref().is_some_and(|s| shared.state.matches(s)) {
+    if !params
+        .state
+        .as_deref()
+        .is_some_and(|s| shared.state.matches(s))
+    {
         tracing::debug!(
             has_state = params.state.is_some(),
             "ignoring a login redirect whose state does not match this login attempt"
@@ -421,7 +456,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         Ok(Reply::Failure(reason)) => html(StatusCode::BAD_REQUEST, shared.pages.failure(&reason)),
         Err(_) => html(
             StatusCode::SERVICE_UNAVAILABLE,
-            shared.pages.failure("The login ended before this response could be used. Return to the command line."),
+            shared.pages.failure(
+                "The login ended before this response could be used. Return to the command line.",
+            ),
         ),
     }
 }
@@ -431,22 +468,38 @@ fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    respond(status, "text/plain; charset=utf-8", Bytes::from_static(body.as_bytes()))
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    )
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(body));
     *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     // The page follows a redirect that carried a code: never cache it, never leak the URL on.
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
     res
 }
 

@@ -4,22 +4,52 @@ use auth_core::{AccessToken, ErrorKind};
 
 use super::*;
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
+/// A minimal HTTP/1.1 client (the server closes each connection after one response).
+async fn request(method: &str, url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let u = url::Url::parse(url).unwrap();
+    let host = u
+        .host_str()
         .unwrap()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let mut stream = tokio::net::TcpStream::connect((host.as_str(), u.port().unwrap()))
+        .await
+        .unwrap();
+    let target = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    };
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        u.authority()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn expect(state: &str) -> Expectation {
-    Expectation { state: State::new(state), issuer: None, require_iss: false }
+    Expectation {
+        state: State::new(state),
+        issuer: None,
+        require_iss: false,
+    }
 }
 
 async fn get(url: String) -> (u16, String) {
-    let res = client().get(url).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+    request("GET", &url).await
 }
 
 fn creds(token: &str) -> Credentials {
@@ -27,7 +57,9 @@ fn creds(token: &str) -> Credentials {
 }
 
 async fn bind(uri: &str) -> (CallbackServer, String) {
-    let server = CallbackServer::bind(&RedirectUri::parse(uri).unwrap()).await.unwrap();
+    let server = CallbackServer::bind(&RedirectUri::parse(uri).unwrap())
+        .await
+        .unwrap();
     let base = server.redirect_uri().to_string();
     (server, base)
 }
@@ -43,12 +75,11 @@ async fn stray_requests_wrong_state_then_code() {
             get(format!("{origin}/favicon.ico")).await,
             get(format!("{origin}/")).await,
             get(format!("{base}x?state=s1&code=c")).await,
-            get(format!("{base}")).await,
+            get(base.clone()).await,
             get(format!("{base}?state=wrong&code=c")).await,
             get(format!("{base}?state=s1&state=s1&code=c")).await,
         ];
-        let post = client().post(format!("{base}?state=s1&code=c")).send().await.unwrap();
-        answers.push((post.status().as_u16(), String::new()));
+        answers.push(request("POST", &format!("{base}?state=s1&code=c")).await);
         // Nothing so far was handed to the flow.
         assert_eq!(seen.load(Ordering::SeqCst), 0);
         answers.push(get(format!("{base}/?state=s1&code=the-code")).await);
@@ -56,18 +87,27 @@ async fn stray_requests_wrong_state_then_code() {
     });
     let seen = Arc::clone(&exchanged);
     let result = server
-        .run(expect("s1"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |code| async move {
-            assert_eq!(code.secret(), "the-code");
-            seen.fetch_add(1, Ordering::SeqCst);
-            Ok(creds("at"))
-        })
+        .run(
+            expect("s1"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |code| async move {
+                assert_eq!(code.secret(), "the-code");
+                seen.fetch_add(1, Ordering::SeqCst);
+                Ok(creds("at"))
+            },
+        )
         .await
         .unwrap();
     assert_eq!(result.access_token().secret(), "at");
     let answers = browser.await.unwrap();
     let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses, [404, 404, 404, 400, 400, 400, 404, 200]);
-    assert!(answers[4].1.contains("state does not match"), "{}", answers[4].1);
+    assert!(
+        answers[4].1.contains("state does not match"),
+        "{}",
+        answers[4].1
+    );
     assert!(answers[7].1.contains("Login complete"));
     assert_eq!(exchanged.load(Ordering::SeqCst), 1);
 }
@@ -85,7 +125,10 @@ async fn success_page_only_after_exchange_and_failure_page_on_exchange_error() {
         move |_code| async move {
             let _ = started_tx.send(());
             let _ = release_rx.await;
-            Err(AuthError::oauth(OAuthErrorResponse::new("invalid_grant").with_description("<bad> code"), Some(400)))
+            Err(AuthError::oauth(
+                OAuthErrorResponse::new("invalid_grant").with_description("<bad> code"),
+                Some(400),
+            ))
         },
     ));
     started_rx.await.unwrap();
@@ -107,13 +150,20 @@ async fn error_redirect_is_a_typed_error_with_failure_page() {
         "{base}?error=access_denied&error_description=The+user+said+%3Cno%3E&state=s"
     )));
     let err = server
-        .run(expect("s"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async {
-            panic!("no exchange for an error response")
-        })
+        .run(
+            expect("s"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { panic!("no exchange for an error response") },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AccessDenied);
-    assert_eq!(err.oauth_error().and_then(|o| o.error_description.as_deref()), Some("The user said <no>"));
+    assert_eq!(
+        err.oauth_error()
+            .and_then(|o| o.error_description.as_deref()),
+        Some("The user said <no>")
+    );
     let (status, body) = browser.await.unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("The user said &lt;no&gt;"), "{body}");
@@ -128,9 +178,12 @@ async fn error_with_wrong_state_keeps_waiting() {
         (first.0, second.0)
     });
     let ok = server
-        .run(expect("s"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async {
-            Ok(creds("at"))
-        })
+        .run(
+            expect("s"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { Ok(creds("at")) },
+        )
         .await
         .unwrap();
     assert_eq!(ok.access_token().secret(), "at");
@@ -142,9 +195,12 @@ async fn times_out_and_releases_the_port() {
     let (server, _base) = bind("http://127.0.0.1:0/callback").await;
     let addr = server.local_addrs()[0];
     let err = server
-        .run(expect("s"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(120), |_| async {
-            Ok(creds("never"))
-        })
+        .run(
+            expect("s"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(120),
+            |_| async { Ok(creds("never")) },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -157,8 +213,13 @@ async fn times_out_and_releases_the_port() {
 async fn busy_port_names_the_port_and_what_to_do() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
-    for uri in [format!("http://127.0.0.1:{port}/callback"), format!("http://localhost:{port}/callback")] {
-        let err = CallbackServer::bind(&RedirectUri::parse(&uri).unwrap()).await.unwrap_err();
+    for uri in [
+        format!("http://127.0.0.1:{port}/callback"),
+        format!("http://localhost:{port}/callback"),
+    ] {
+        let err = CallbackServer::bind(&RedirectUri::parse(&uri).unwrap())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Configuration);
         let msg = err.to_string();
         assert!(msg.contains(&format!("port {port}")), "{msg}");
@@ -183,22 +244,39 @@ async fn localhost_listens_on_ipv4_and_ipv6() {
         let mut statuses = Vec::new();
         if v6 {
             statuses.push(get(format!("http://[::1]:{port}/favicon.ico")).await.0);
-            statuses.push(get(format!("http://[::1]:{port}/callback?state=wrong")).await.0);
+            statuses.push(
+                get(format!("http://[::1]:{port}/callback?state=wrong"))
+                    .await
+                    .0,
+            );
         }
         statuses.push(get(format!("http://127.0.0.1:{port}/favicon.ico")).await.0);
         let final_host = if v6 { "[::1]" } else { "127.0.0.1" };
-        statuses.push(get(format!("http://{final_host}:{port}/callback?state=s&code=c")).await.0);
+        statuses.push(
+            get(format!(
+                "http://{final_host}:{port}/callback?state=s&code=c"
+            ))
+            .await
+            .0,
+        );
         statuses
     });
     let ok = server
-        .run(expect("s"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async {
-            Ok(creds("at"))
-        })
+        .run(
+            expect("s"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { Ok(creds("at")) },
+        )
         .await
         .unwrap();
     assert_eq!(ok.access_token().secret(), "at");
     let statuses = browser.await.unwrap();
-    let want: &[u16] = if v6 { &[404, 400, 404, 200] } else { &[404, 200] };
+    let want: &[u16] = if v6 {
+        &[404, 400, 404, 200]
+    } else {
+        &[404, 200]
+    };
     assert_eq!(statuses, want);
 }
 
@@ -207,11 +285,16 @@ async fn localhost_ipv4_callback() {
     let (server, base) = bind("http://localhost:0/callback").await;
     let port = server.local_addrs()[0].port();
     let _ = base;
-    let browser = tokio::spawn(get(format!("http://127.0.0.1:{port}/callback?state=s&code=c")));
+    let browser = tokio::spawn(get(format!(
+        "http://127.0.0.1:{port}/callback?state=s&code=c"
+    )));
     server
-        .run(expect("s"), Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async {
-            Ok(creds("at"))
-        })
+        .run(
+            expect("s"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { Ok(creds("at")) },
+        )
         .await
         .unwrap();
     assert_eq!(browser.await.unwrap().0, 200);
@@ -227,7 +310,10 @@ async fn issuer_is_checked() {
     ] {
         let (server, base) = bind("http://127.0.0.1:0/cb").await;
         let q = match iss {
-            Some(i) => format!("{base}?state=s&code=c&iss={}", url::form_urlencoded::byte_serialize(i.as_bytes()).collect::<String>()),
+            Some(i) => format!(
+                "{base}?state=s&code=c&iss={}",
+                url::form_urlencoded::byte_serialize(i.as_bytes()).collect::<String>()
+            ),
             None => format!("{base}?state=s&code=c"),
         };
         let browser = tokio::spawn(get(q));
@@ -237,9 +323,12 @@ async fn issuer_is_checked() {
             require_iss: true,
         };
         let result = server
-            .run(e, Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async {
-                Ok(creds("at"))
-            })
+            .run(
+                e,
+                Arc::new(Pages::default()),
+                Instant::now() + Duration::from_secs(30),
+                |_| async { Ok(creds("at")) },
+            )
             .await;
         assert_eq!(result.is_ok(), want_ok, "{iss:?}: {result:?}");
         if let Err(e) = result {
@@ -253,9 +342,18 @@ async fn issuer_is_checked() {
 async fn issuer_not_required_when_not_advertised() {
     let (server, base) = bind("http://127.0.0.1:0/cb").await;
     let browser = tokio::spawn(get(format!("{base}?state=s&code=c")));
-    let e = Expectation { state: State::new("s"), issuer: Some("http://idp.example".into()), require_iss: false };
+    let e = Expectation {
+        state: State::new("s"),
+        issuer: Some("http://idp.example".into()),
+        require_iss: false,
+    };
     server
-        .run(e, Arc::new(Pages::default()), Instant::now() + Duration::from_secs(30), |_| async { Ok(creds("at")) })
+        .run(
+            e,
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { Ok(creds("at")) },
+        )
         .await
         .unwrap();
     assert_eq!(browser.await.unwrap().0, 200);
@@ -263,7 +361,8 @@ async fn issuer_not_required_when_not_advertised() {
 
 #[test]
 fn params_parse_and_reject_repeats() {
-    let p = parse_params("state=a&code=b&iss=http%3A%2F%2Fi&error_description=x+y&other=1").unwrap();
+    let p =
+        parse_params("state=a&code=b&iss=http%3A%2F%2Fi&error_description=x+y&other=1").unwrap();
     assert_eq!(p.state.as_deref(), Some("a"));
     assert_eq!(p.code.as_deref(), Some("b"));
     assert_eq!(p.iss.as_deref(), Some("http://i"));

@@ -1,0 +1,888 @@
+//! `PkceAuthenticator`: the browser login as a [`TokenSource`] under the shared token engine.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use auth_core::{
+    AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
+    Credentials, EngineOptions, FetchContext, HeaderValue, RefreshToken, TokenEngine, TokenSource,
+    async_trait,
+};
+use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, scope_param};
+use tokio::task::JoinHandle;
+
+use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
+use crate::pages::Pages;
+use crate::pkce::{PkceChallenge, State};
+use crate::request::{AuthorizationRequest, RESERVED_PARAMS, RedirectUri};
+use crate::server::{CallbackServer, Expectation};
+
+/// Flyte's default redirect URI for the browser login.
+pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:53593/callback";
+
+/// How long a browser login may take by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the browser launcher may take before the flow stops waiting for it (the login
+/// itself goes on: the URL was printed).
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shows the authorization URL to the person logging in.
+pub type UrlPrompt = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A setting that [`PkceAuthenticatorBuilder::build`] refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A required value was not given.
+    #[error("{name} is missing: {hint}")]
+    Missing {
+        /// Which value.
+        name: &'static str,
+        /// How to give it.
+        hint: &'static str,
+    },
+    /// A value is malformed, or the HTTP client could not be set up.
+    #[error("{0}")]
+    Invalid(#[source] AuthError),
+}
+
+impl From<BuildError> for AuthError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Invalid(inner) => inner,
+            missing => AuthError::configuration(missing.to_string()),
+        }
+    }
+}
+
+/// Log in through the browser: the OAuth 2.0 authorization code flow with PKCE (RFC 7636)
+/// and a loopback redirect (RFC 8252).
+///
+/// Implements [`Authenticator`] on the shared `auth_core` token engine, which keeps the
+/// credentials, refreshes them with the refresh token before any browser opens, never opens a
+/// browser because of a network error, runs one login at a time however many callers ask, and
+/// persists the credentials in the configured [`CredentialStore`].
+///
+/// Each login attempt uses a fresh verifier and `state`, listens on the redirect URI's
+/// loopback address, prints the authorization URL on stderr and opens it in the browser, and
+/// ends with a typed error on `?error=`, on a wrong issuer, or at the time limit.
+///
+/// Built with [`PkceAuthenticator::builder`].
+pub struct PkceAuthenticator {
+    engine: TokenEngine,
+    source: Arc<PkceSource>,
+}
+
+impl fmt::Debug for PkceAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PkceAuthenticator")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl PkceAuthenticator {
+    /// A builder with no settings.
+    pub fn builder() -> PkceAuthenticatorBuilder {
+        PkceAuthenticatorBuilder::default()
+    }
+
+    /// The token engine (cached credentials, options).
+    pub fn engine(&self) -> &TokenEngine {
+        &self.engine
+    }
+}
+
+#[async_trait]
+impl Authenticator for PkceAuthenticator {
+    async fn credentials(&self) -> Result<Credentials, AuthError> {
+        self.engine.credentials().await
+    }
+
+    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
+        self.engine.refresh_credentials().await
+    }
+
+    fn header_key(&self) -> String {
+        self.engine.header_key()
+    }
+
+    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
+        self.engine.header_value(credentials)
+    }
+
+    /// Credentials valid now with the header key from the configuration. The configuration
+    /// is resolved first (once), so that the key is right even when the credentials come
+    /// from the credential store without a login.
+    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        if let Err(e) = self.source.resolve().await {
+            tracing::debug!(error = %e, "could not resolve the client configuration for the header key");
+        }
+        let credentials = self.engine.credentials().await?;
+        Ok((
+            self.engine.header_key(),
+            self.engine.header_value(&credentials),
+        ))
+    }
+
+    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
+        self.engine.stored_credentials().await
+    }
+
+    async fn clear(&self) -> Result<(), AuthError> {
+        self.engine.clear().await
+    }
+}
+
+/// Settings of a [`PkceAuthenticator`].
+///
+/// Required: a client id (here or from the config store), and the endpoints, either static
+/// ([`authorization_endpoint`](Self::authorization_endpoint) and
+/// [`token_endpoint`](Self::token_endpoint)) or from a [`config_store`](Self::config_store)
+/// (`auth_oauth2::FlyteDiscovery`, `auth_oauth2::IssuerDiscovery`, static).
+///
+/// Precedence: a value given here beats the config store's (client id, redirect URI,
+/// scopes, audience, header key, issuer; a static endpoint beats the discovered one), which
+/// beats the default (redirect URI `http://localhost:53593/callback`, header key
+/// `authorization`).
+#[derive(Default)]
+pub struct PkceAuthenticatorBuilder {
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    auth_method: ClientAuthMethod,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    config_store: Option<Arc<dyn ClientConfigStore>>,
+    issuer: Option<String>,
+    require_iss: bool,
+    redirect_uri: Option<String>,
+    scopes: Option<Vec<String>>,
+    audience: Option<String>,
+    extra_params: Vec<(String, String)>,
+    header_key: Option<String>,
+    transport: Option<TransportOptions>,
+    http: Option<HttpClient>,
+    store: Option<Arc<dyn CredentialStore>>,
+    store_key: Option<String>,
+    engine: Option<EngineOptions>,
+    interactive: Option<bool>,
+    launcher: Option<Arc<dyn BrowserLauncher>>,
+    no_browser: bool,
+    prompt: Option<UrlPrompt>,
+    timeout: Option<Duration>,
+    pages: Option<Pages>,
+    allow_http: bool,
+}
+
+impl fmt::Debug for PkceAuthenticatorBuilder {
+    // Hand-written: the client secret is shown only as present or not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PkceAuthenticatorBuilder")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("auth_method", &self.auth_method)
+            .field("authorization_endpoint", &self.authorization_endpoint)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("config_store", &self.config_store)
+            .field("issuer", &self.issuer)
+            .field("require_iss", &self.require_iss)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("extra_params", &self.extra_params)
+            .field("header_key", &self.header_key)
+            .field("transport", &self.transport)
+            .field("store", &self.store.as_ref().map(|_| "[store]"))
+            .field("store_key", &self.store_key)
+            .field("interactive", &self.interactive)
+            .field("launcher", &self.launcher)
+            .field("no_browser", &self.no_browser)
+            .field("timeout", &self.timeout)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PkceAuthenticatorBuilder {
+    /// The client id. Beats the config store's (a Flyte server's public client).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into()).filter(|c| !c.trim().is_empty());
+        self
+    }
+
+    /// A client secret, for a confidential client (sent with the code exchange and the
+    /// refresh grant). None by default: a command-line client is public.
+    pub fn client_secret(mut self, secret: Option<ClientSecret>) -> Self {
+        self.client_secret = secret.filter(|s| !s.secret().is_empty());
+        self
+    }
+
+    /// How the client secret is sent: [`ClientAuthMethod::Basic`] (the default) or
+    /// [`ClientAuthMethod::Post`]. Ignored without a secret.
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// A static authorization endpoint. Beats the config store's.
+    pub fn authorization_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.authorization_endpoint = Some(url.into()).filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    /// A static token endpoint. Beats the config store's.
+    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into()).filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    /// Where the endpoints and the client's settings come from: `auth_oauth2::FlyteDiscovery`,
+    /// `auth_oauth2::IssuerDiscovery` or `auth_core::StaticClientConfigStore`.
+    pub fn config_store(mut self, store: Arc<dyn ClientConfigStore>) -> Self {
+        self.config_store = Some(store);
+        self
+    }
+
+    /// The issuer that login responses must name when they carry `iss` (RFC 9207). Beats the
+    /// config store's.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into()).filter(|i| !i.trim().is_empty());
+        self
+    }
+
+    /// Requires the `iss` parameter in login responses: set it when the provider advertises
+    /// `authorization_response_iss_parameter_supported` (RFC 9207). Off by default; a
+    /// response that carries `iss` is checked either way when the issuer is known.
+    pub fn require_issuer_in_response(mut self, require: bool) -> Self {
+        self.require_iss = require;
+        self
+    }
+
+    /// The redirect URI registered for the client: `http` on `localhost`, `127.0.0.1` or
+    /// `[::1]`, with a port (0 for any free port, where the provider allows it). Default:
+    /// the config store's, else `http://localhost:53593/callback`.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into()).filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    /// The scopes to request. Given, they are used as they are; not given, the config
+    /// store's are used.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The `audience` parameter (Auth0 and others). Beats the config store's.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into()).filter(|a| !a.trim().is_empty());
+        self
+    }
+
+    /// An extra parameter of the authorization request (for example `prompt=login` or
+    /// `login_hint=...`). The parameters this flow sets itself cannot be overridden.
+    pub fn extra_param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((key.into(), value.into()));
+        self
+    }
+
+    /// The header key that carries the token. Beats the discovered one.
+    pub fn header_key(mut self, key: impl Into<String>) -> Self {
+        self.header_key = Some(key.into()).filter(|k| !k.trim().is_empty());
+        self
+    }
+
+    /// Transport settings (CA bundle, proxy, timeouts) for an HTTP client built here.
+    pub fn transport(mut self, options: TransportOptions) -> Self {
+        self.transport = Some(options);
+        self
+    }
+
+    /// An HTTP client to share (with the config store, for example). Beats
+    /// [`transport`](Self::transport).
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Persists the credentials in `store` (the OS keyring, for example), so that the next
+    /// process starts logged in.
+    pub fn credential_store(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The key of the credentials in the store: the Flyte endpoint (without `dns:///`) for a
+    /// keyring layout shared with flytekit. Default: the token endpoint when static, else
+    /// `authorization-code:<client id>`.
+    pub fn store_key(mut self, key: impl Into<String>) -> Self {
+        self.store_key = Some(key.into()).filter(|k| !k.trim().is_empty());
+        self
+    }
+
+    /// Token engine settings (refresh window, skew, retries, interaction). The credential
+    /// store, header key and interaction set here take precedence.
+    pub fn engine_options(mut self, options: EngineOptions) -> Self {
+        self.engine = Some(options);
+        self
+    }
+
+    /// Whether a browser login may start (default: yes). Off, a needed login returns an
+    /// `InteractionRequired` error instead; stored credentials and refreshes still work.
+    pub fn interactive(mut self, interactive: bool) -> Self {
+        self.interactive = Some(interactive);
+        self
+    }
+
+    /// How the browser is opened. Default: [`SystemBrowser`] (`$BROWSER`, then the platform's
+    /// default browser).
+    pub fn launcher(mut self, launcher: impl BrowserLauncher + 'static) -> Self {
+        self.launcher = Some(Arc::new(launcher));
+        self
+    }
+
+    /// Only prints the URL, without opening a browser (`--no-browser`): for remote sessions.
+    pub fn no_browser(mut self, no_browser: bool) -> Self {
+        self.no_browser = no_browser;
+        self
+    }
+
+    /// Replaces how the authorization URL is shown. Default: on stderr, as
+    /// `Open this URL in your browser to log in: <url>`.
+    pub fn prompt(mut self, prompt: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.prompt = Some(Arc::new(prompt));
+        self
+    }
+
+    /// How long a browser login may take, from the moment the URL is shown (default: 2 min).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The pages shown in the browser at the end of the login.
+    pub fn pages(mut self, pages: Pages) -> Self {
+        self.pages = Some(pages);
+        self
+    }
+
+    /// Allows static endpoints over plain http on a host that is not loopback (Flyte's
+    /// `insecure` sandbox). Off by default.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Checks the settings and builds the authenticator. Needs no runtime; a login runs on
+    /// the tokio runtime of the caller of `credentials()`.
+    pub fn build(self) -> Result<PkceAuthenticator, BuildError> {
+        let invalid = |m: String| BuildError::Invalid(AuthError::configuration(m));
+        if self.config_store.is_none() {
+            if self.client_id.is_none() {
+                return Err(BuildError::Missing {
+                    name: "client id",
+                    hint: "set it with .client_id(..) (Flyte config: clientId) or use a config \
+                           store that discovers it",
+                });
+            }
+            if self.authorization_endpoint.is_none() || self.token_endpoint.is_none() {
+                return Err(BuildError::Missing {
+                    name: "authorization and token endpoints or client config store",
+                    hint: "set .authorization_endpoint(..) and .token_endpoint(..) (Flyte config: \
+                           authorizationEndpoint, tokenUrl) or .config_store(..) (for example \
+                           auth_oauth2::FlyteDiscovery)",
+                });
+            }
+        }
+        for (what, url) in [
+            ("authorization endpoint", &self.authorization_endpoint),
+            ("token endpoint", &self.token_endpoint),
+        ] {
+            if let Some(url) = url {
+                check_endpoint(what, url, self.allow_http).map_err(BuildError::Invalid)?;
+            }
+        }
+        if let Some(uri) = &self.redirect_uri {
+            RedirectUri::parse(uri).map_err(invalid)?;
+        }
+        if let Some((k, _)) = self
+            .extra_params
+            .iter()
+            .find(|(k, _)| RESERVED_PARAMS.contains(&k.as_str()))
+        {
+            return Err(invalid(format!(
+                "the extra authorization parameter {k:?} is set by the flow itself; \
+                 use the builder's own setting for it"
+            )));
+        }
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(invalid(
+                "the login time limit must be more than zero".to_string(),
+            ));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::Invalid)?
+            }
+        };
+        let store_key = self.store_key.clone().unwrap_or_else(|| {
+            match (&self.token_endpoint, &self.client_id) {
+                (Some(url), _) => url.trim().to_string(),
+                (None, Some(id)) => format!("authorization-code:{id}"),
+                (None, None) => "authorization-code".to_string(),
+            }
+        });
+        let mut options = self.engine.unwrap_or_default();
+        if self.store.is_some() || options.store.is_none() {
+            options = options.with_store(self.store, store_key);
+        }
+        if self.header_key.is_some() {
+            options = options.with_header_key(self.header_key.clone());
+        }
+        if let Some(interactive) = self.interactive {
+            options = options.with_interactive(interactive);
+        }
+        let source = Arc::new(PkceSource {
+            http,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            auth_method: match self.auth_method {
+                ClientAuthMethod::None => ClientAuthMethod::Basic,
+                m => m,
+            },
+            authorization_endpoint: self.authorization_endpoint.map(|u| u.trim().to_string()),
+            token_endpoint: self.token_endpoint.map(|u| u.trim().to_string()),
+            config_store: self.config_store,
+            issuer: self.issuer,
+            require_iss: self.require_iss,
+            redirect_uri: self.redirect_uri,
+            scopes: self.scopes,
+            audience: self.audience,
+            extra_params: self.extra_params,
+            header_key: self.header_key,
+            discovered_header_key: OnceLock::new(),
+            launcher: self.launcher.unwrap_or_else(|| Arc::new(SystemBrowser)),
+            no_browser: self.no_browser,
+            prompt: self.prompt.unwrap_or_else(|| Arc::new(print_to_stderr)),
+            timeout,
+            pages: Arc::new(self.pages.unwrap_or_default()),
+            allow_http: self.allow_http,
+        });
+        let engine = TokenEngine::new(Arc::clone(&source) as Arc<dyn TokenSource>, options);
+        Ok(PkceAuthenticator { engine, source })
+    }
+}
+
+fn print_to_stderr(url: &str) {
+    eprintln!("Open this URL in your browser to log in: {url}");
+}
+
+/// An endpoint must be http(s); plain http only on a loopback host unless allowed.
+fn check_endpoint(what: &str, url: &str, allow_http: bool) -> Result<(), AuthError> {
+    let parsed = url::Url::parse(url.trim()).map_err(|e| {
+        AuthError::configuration(format!(
+            "the {what} {url:?} is not a URL ({e}): use https://host/path"
+        ))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => {
+            return Err(AuthError::configuration(format!(
+                "the {what} {url:?} has no host"
+            )));
+        }
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || loopback => Ok(()),
+        "http" => Err(AuthError::configuration(format!(
+            "the {what} {url:?} uses plain http, which would expose the login to the network: \
+             use https, or allow it explicitly (Flyte config: insecure)"
+        ))),
+        other => Err(AuthError::configuration(format!(
+            "the {what} {url:?} uses the scheme {other:?}: use https"
+        ))),
+    }
+}
+
+/// Everything one login or refresh needs, resolved from the builder and the config store.
+#[derive(Debug)]
+struct Resolved {
+    client: OAuth2Client,
+    token_endpoint: String,
+    authorization_endpoint: Option<String>,
+    redirect: RedirectUri,
+    scopes: Vec<String>,
+    audience: Option<String>,
+    issuer: Option<String>,
+}
+
+/// The acquisition: a browser login, or the refresh grant.
+struct PkceSource {
+    http: HttpClient,
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    auth_method: ClientAuthMethod,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    config_store: Option<Arc<dyn ClientConfigStore>>,
+    issuer: Option<String>,
+    require_iss: bool,
+    redirect_uri: Option<String>,
+    scopes: Option<Vec<String>>,
+    audience: Option<String>,
+    extra_params: Vec<(String, String)>,
+    header_key: Option<String>,
+    discovered_header_key: OnceLock<String>,
+    launcher: Arc<dyn BrowserLauncher>,
+    no_browser: bool,
+    prompt: UrlPrompt,
+    timeout: Duration,
+    pages: Arc<Pages>,
+    allow_http: bool,
+}
+
+impl fmt::Debug for PkceSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PkceSource")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("authorization_endpoint", &self.authorization_endpoint)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("config_store", &self.config_store)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("launcher", &self.launcher)
+            .field("no_browser", &self.no_browser)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PkceSource {
+    async fn resolve(&self) -> Result<Resolved, AuthError> {
+        let config = match &self.config_store {
+            Some(store) => store.client_config().await?,
+            None => ClientConfig::default(),
+        };
+        let ClientConfig {
+            token_endpoint,
+            authorization_endpoint,
+            redirect_uri,
+            client_id,
+            scopes,
+            header_key,
+            audience,
+            issuer,
+            ..
+        } = config;
+        if self.config_store.is_some() {
+            let _ = self.discovered_header_key.set(header_key);
+        }
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| Some(client_id).filter(|c| !c.trim().is_empty()))
+            .ok_or_else(|| {
+                AuthError::configuration(
+                    "no client id is configured or discovered: set clientId in the configuration",
+                )
+            })?;
+        let token_endpoint = self
+            .token_endpoint
+            .clone()
+            .or_else(|| Some(token_endpoint).filter(|t| !t.trim().is_empty()))
+            .ok_or_else(|| {
+                AuthError::configuration(
+                    "no token endpoint is configured or discovered: set tokenUrl in the configuration",
+                )
+            })?;
+        check_endpoint("token endpoint", &token_endpoint, self.allow_http)?;
+        let authorization_endpoint = self
+            .authorization_endpoint
+            .clone()
+            .or(authorization_endpoint);
+        let redirect_text = self
+            .redirect_uri
+            .clone()
+            .or(redirect_uri)
+            .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string());
+        let redirect = RedirectUri::parse(&redirect_text).map_err(AuthError::configuration)?;
+        let secret = self.client_secret.clone();
+        let method = if secret.is_some() {
+            self.auth_method
+        } else {
+            ClientAuthMethod::None
+        };
+        Ok(Resolved {
+            client: OAuth2Client::new(self.http.clone(), client_id)
+                .with_client_secret(secret, method),
+            token_endpoint,
+            authorization_endpoint,
+            redirect,
+            scopes: self.scopes.clone().unwrap_or(scopes),
+            audience: self.audience.clone().or(audience),
+            issuer: self.issuer.clone().or(issuer),
+        })
+    }
+
+    /// One browser login: a fresh verifier and state, the loopback server, the URL, the wait.
+    async fn login(&self) -> Result<Credentials, AuthError> {
+        let r = self.resolve().await?;
+        let authorization_endpoint = r.authorization_endpoint.as_deref().ok_or_else(|| {
+            AuthError::configuration(
+                "no authorization endpoint is configured or discovered, so a browser login \
+                 cannot start: set authorizationEndpoint, or use the device flow",
+            )
+        })?;
+        check_endpoint(
+            "authorization endpoint",
+            authorization_endpoint,
+            self.allow_http,
+        )?;
+        let server = CallbackServer::bind(&r.redirect).await?;
+        let redirect_uri = server.redirect_uri().to_string();
+        let pkce = PkceChallenge::new_random()?;
+        let state = State::new_random()?;
+        let url = AuthorizationRequest {
+            endpoint: authorization_endpoint,
+            client_id: r.client.client_id(),
+            redirect_uri: &redirect_uri,
+            scope: scope_param(&r.scopes),
+            audience: r.audience.as_deref(),
+            state: state.secret(),
+            code_challenge: pkce.challenge(),
+            extra: &self.extra_params,
+        }
+        .url()
+        .map_err(AuthError::configuration)?;
+        tracing::info!(
+            redirect_uri = %redirect_uri,
+            listening = ?server.local_addrs(),
+            timeout_secs = self.timeout.as_secs(),
+            "waiting for the browser login"
+        );
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        (self.prompt)(url.as_str());
+        let launch = self.launch(url.as_str());
+
+        let expect = Expectation {
+            state,
+            issuer: r.issuer.clone(),
+            require_iss: self.require_iss,
+        };
+        let client = r.client.clone();
+        let token_endpoint = r.token_endpoint.clone();
+        let verifier = pkce.verifier().clone();
+        let exchange = move |code| async move {
+            client
+                .exchange_code(&token_endpoint, &code, &redirect_uri, &verifier)
+                .await
+                .map_err(|e| e.context("exchanging the authorization code"))
+        };
+        let wait = server.run(expect, Arc::clone(&self.pages), deadline, exchange);
+        let result = drive_with_launch(wait, launch).await;
+        match &result {
+            Ok(_) => tracing::info!("browser login complete"),
+            Err(e) => tracing::debug!(error = %e, "browser login failed"),
+        }
+        result
+    }
+
+    /// Starts the launcher on a blocking thread (it may run a text-mode browser), unless
+    /// `no_browser` or the URL is not http(s).
+    fn launch(&self, url: &str) -> Option<JoinHandle<Result<(), AuthError>>> {
+        if self.no_browser {
+            return None;
+        }
+        if let Err(e) = ensure_http(url) {
+            tracing::warn!(error = %e, "not opening the browser");
+            return None;
+        }
+        tracing::debug!("opening the browser");
+        let launcher = Arc::clone(&self.launcher);
+        let url = url.to_string();
+        Some(tokio::task::spawn_blocking(move || launcher.open(&url)))
+    }
+}
+
+/// Waits for the login while the launcher runs; a launcher that fails or hangs only logs.
+async fn drive_with_launch<W>(
+    wait: W,
+    mut launch: Option<JoinHandle<Result<(), AuthError>>>,
+) -> W::Output
+where
+    W: Future,
+{
+    tokio::pin!(wait);
+    let launch_timer = tokio::time::sleep(LAUNCH_TIMEOUT);
+    tokio::pin!(launch_timer);
+    loop {
+        tokio::select! {
+            result = &mut wait => return result,
+            joined = join_launch(&mut launch), if launch.is_some() => {
+                launch = None;
+                match joined {
+                    Ok(Ok(())) => tracing::debug!("the browser was opened"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not open a browser; open the URL printed above yourself"),
+                    Err(e) => tracing::warn!(error = %e, "the browser launcher failed; open the URL printed above yourself"),
+                }
+            }
+            () = &mut launch_timer, if launch.is_some() => {
+                launch = None;
+                tracing::warn!("the browser launcher did not return in time; still waiting for the login");
+            }
+        }
+    }
+}
+
+async fn join_launch(
+    launch: &mut Option<JoinHandle<Result<(), AuthError>>>,
+) -> Result<Result<(), AuthError>, tokio::task::JoinError> {
+    match launch {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+#[async_trait]
+impl TokenSource for PkceSource {
+    async fn fetch(&self, _context: &FetchContext<'_>) -> Result<Credentials, AuthError> {
+        self.login().await
+    }
+
+    async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        _previous: &Credentials,
+    ) -> Result<Option<Credentials>, AuthError> {
+        let r = self.resolve().await?;
+        tracing::debug!(token_endpoint = %r.token_endpoint, "refreshing with the refresh token");
+        r.client
+            .refresh(&r.token_endpoint, refresh_token, &r.scopes)
+            .await
+            .map(Some)
+    }
+
+    fn is_interactive(&self) -> bool {
+        true
+    }
+
+    fn header_key(&self) -> Option<String> {
+        self.header_key
+            .clone()
+            .or_else(|| self.discovered_header_key.get().cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> PkceAuthenticatorBuilder {
+        PkceAuthenticator::builder()
+            .client_id("flyte-cli")
+            .authorization_endpoint("https://idp.example/auth")
+            .token_endpoint("https://idp.example/token")
+    }
+
+    #[test]
+    fn builds_with_static_endpoints() {
+        let a = base().build().unwrap();
+        assert_eq!(a.header_key(), "authorization");
+        assert!(a.engine().source().is_interactive());
+    }
+
+    #[test]
+    fn missing_values_are_named() {
+        let e = PkceAuthenticator::builder().build().unwrap_err();
+        assert!(e.to_string().starts_with("client id is missing"), "{e}");
+        let e = PkceAuthenticator::builder()
+            .client_id("c")
+            .build()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("authorization and token endpoints"),
+            "{e}"
+        );
+        let e = PkceAuthenticator::builder()
+            .client_id("c")
+            .token_endpoint("https://idp/token")
+            .build()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("authorization and token endpoints"),
+            "{e}"
+        );
+        let as_auth: AuthError = e.into();
+        assert_eq!(as_auth.kind(), auth_core::ErrorKind::Configuration);
+    }
+
+    #[test]
+    fn config_store_alone_is_enough() {
+        let store =
+            auth_core::StaticClientConfigStore::new(ClientConfig::new("https://idp/token", "c"));
+        PkceAuthenticator::builder()
+            .config_store(Arc::new(store))
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for b in [
+            base().redirect_uri("https://localhost:1/cb"),
+            base().redirect_uri("http://example.com:1/cb"),
+            base().authorization_endpoint("http://idp.example/auth"),
+            base().token_endpoint("ftp://idp.example/token"),
+            base().extra_param("state", "x"),
+            base().extra_param("code_challenge_method", "plain"),
+            base().timeout(Duration::ZERO),
+        ] {
+            let e = b.build().unwrap_err();
+            assert!(matches!(e, BuildError::Invalid(_)), "{e}");
+        }
+        base()
+            .authorization_endpoint("http://idp.example/auth")
+            .allow_http(true)
+            .build()
+            .unwrap();
+        base()
+            .authorization_endpoint("http://127.0.0.1:8080/auth")
+            .build()
+            .unwrap();
+        base()
+            .redirect_uri("http://[::1]:0/cb")
+            .extra_param("prompt", "login")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn builder_debug_hides_the_secret() {
+        let b = base().client_secret(Some(ClientSecret::new("hunter2-planted")));
+        let d = format!("{b:?} {b:#?}");
+        assert!(!d.contains("hunter2-planted"), "{d}");
+        assert!(d.contains("[redacted]"), "{d}");
+        let a = b.build().unwrap();
+        let d = format!("{a:?} {a:#?}");
+        assert!(!d.contains("hunter2-planted"), "{d}");
+    }
+}
