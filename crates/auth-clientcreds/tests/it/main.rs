@@ -1,0 +1,6 @@
+//! Integration tests of auth-clientcreds: settings and precedence against wiremock, the
+//! conformance suite, and the real test identity provider.
+
+mod conformance_run;
+mod real_idp;
+mod wire;

@@ -1,0 +1,249 @@
+//! Settings, precedence and errors against a wiremock token endpoint.
+
+use std::sync::Arc;
+
+use auth_clientcreds::ClientCredentialsAuthenticator;
+use auth_core::{
+    Authenticator, ClientConfig, ClientSecret, ErrorKind, MemoryStore, StaticClientConfigStore,
+};
+use auth_oauth2::ClientAuthMethod;
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "wire-planted-secret-99";
+
+async fn token_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "wire-access-token", "token_type": "Bearer", "expires_in": 3600
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn store_with(
+    server: &MockServer,
+    scopes: &[&str],
+    header_key: &str,
+) -> Arc<StaticClientConfigStore> {
+    let config = ClientConfig::new(format!("{}/token", server.uri()), "public-client")
+        .with_scopes(scopes.iter().copied())
+        .with_header_key(header_key)
+        .with_audience("store-audience");
+    Arc::new(StaticClientConfigStore::new(config))
+}
+
+fn builder() -> auth_clientcreds::ClientCredentialsBuilder {
+    ClientCredentialsAuthenticator::builder()
+        .client_id("svc")
+        .client_secret(ClientSecret::new(SECRET))
+}
+
+async fn last_body(server: &MockServer) -> String {
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests
+        .last()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn server_scopes_are_used_only_when_none_are_configured() {
+    let server = token_server().await;
+    let auth = builder()
+        .config_store(store_with(&server, &["offline", "all"], ""))
+        .build()
+        .unwrap();
+    auth.credentials().await.expect("token");
+    let body = last_body(&server).await;
+    assert!(body.contains("scope=offline+all"), "{body}");
+    assert!(body.contains("audience=store-audience"), "{body}");
+    assert!(
+        !body.contains("public-client"),
+        "the builder's client id is used: {body}"
+    );
+
+    let auth = builder()
+        .config_store(store_with(&server, &["offline", "all"], ""))
+        .scopes(["mine"])
+        .audience("my-audience")
+        .build()
+        .unwrap();
+    auth.credentials().await.expect("token");
+    let body = last_body(&server).await;
+    assert!(
+        body.contains("scope=mine") && !body.contains("offline"),
+        "{body}"
+    );
+    assert!(body.contains("audience=my-audience"), "{body}");
+
+    let auth = builder()
+        .config_store(store_with(&server, &["offline", "all"], ""))
+        .scopes(Vec::<String>::new())
+        .build()
+        .unwrap();
+    auth.credentials().await.expect("token");
+    let body = last_body(&server).await;
+    assert!(
+        !body.contains("scope="),
+        "an empty list sends no scope: {body}"
+    );
+}
+
+#[tokio::test]
+async fn header_key_precedence() {
+    let server = token_server().await;
+    let discovered = builder()
+        .config_store(store_with(&server, &[], "flyte-authorization"))
+        .build()
+        .unwrap();
+    let (key, value) = discovered.authorization_header().await.expect("header");
+    assert_eq!(key, "flyte-authorization");
+    assert_eq!(value.secret(), "Bearer wire-access-token");
+
+    let explicit = builder()
+        .config_store(store_with(&server, &[], "flyte-authorization"))
+        .header_key("x-api-auth")
+        .build()
+        .unwrap();
+    assert_eq!(
+        explicit.header_key(),
+        "x-api-auth",
+        "known before any request"
+    );
+    assert_eq!(
+        explicit.authorization_header().await.unwrap().0,
+        "x-api-auth"
+    );
+
+    let plain = builder()
+        .token_endpoint(format!("{}/token", server.uri()))
+        .build()
+        .unwrap();
+    assert_eq!(
+        plain.authorization_header().await.unwrap().0,
+        "authorization"
+    );
+}
+
+#[tokio::test]
+async fn client_secret_post_is_used_when_asked() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(format!("client_secret={SECRET}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "p", "expires_in": 60})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = builder()
+        .token_endpoint(format!("{}/token", server.uri()))
+        .auth_method(ClientAuthMethod::Post)
+        .build()
+        .unwrap();
+    assert_eq!(
+        auth.credentials().await.unwrap().access_token().secret(),
+        "p"
+    );
+}
+
+#[tokio::test]
+async fn one_hundred_concurrent_callers_cause_one_request() {
+    let server = token_server().await;
+    let auth = Arc::new(
+        builder()
+            .token_endpoint(format!("{}/token", server.uri()))
+            .build()
+            .unwrap(),
+    );
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let auth = Arc::clone(&auth);
+            tokio::spawn(async move { auth.credentials().await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("token");
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_client_is_typed_and_never_shows_the_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "client authentication failed"
+        })))
+        .mount(&server)
+        .await;
+    let auth = builder()
+        .token_endpoint(format!("{}/token", server.uri()))
+        .build()
+        .unwrap();
+    let e = auth.credentials().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OAuth);
+    assert_eq!(e.oauth_error_code(), Some("invalid_client"));
+    assert_eq!(
+        e.oauth_error().and_then(|o| o.error_description.as_deref()),
+        Some("client authentication failed")
+    );
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "a refusal is not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_credential_store_is_used_only_when_given() {
+    let server = token_server().await;
+    let store = Arc::new(MemoryStore::new());
+    let url = format!("{}/token", server.uri());
+    let auth = builder()
+        .token_endpoint(url.clone())
+        .credential_store(store.clone())
+        .build()
+        .unwrap();
+    auth.credentials().await.expect("token");
+    let saved = auth_core::CredentialStore::load(store.as_ref(), &url)
+        .await
+        .unwrap();
+    assert_eq!(
+        saved
+            .map(|c| c.access_token().secret().to_string())
+            .as_deref(),
+        Some("wire-access-token")
+    );
+
+    // A second authenticator with the same store finds the token without a request.
+    let again = builder()
+        .token_endpoint(url)
+        .credential_store(store)
+        .build()
+        .unwrap();
+    again.credentials().await.expect("token");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let logs = auth_testkit::logs::LogCapture::default();
+    let _guard = logs.install_thread();
+    let server = token_server().await;
+    let auth = builder()
+        .token_endpoint(format!("{}/token", server.uri()))
+        .build()
+        .unwrap();
+    let creds = auth.credentials().await.expect("token");
+    tracing::info!(?auth, ?creds, "done");
+    logs.assert_none_of(&[SECRET, "wire-access-token"]);
+}
