@@ -7,4 +7,5 @@ mod authenticator;
 mod conformance;
 mod logs;
 mod poll;
+mod real_idp;
 mod support;
