@@ -766,15 +766,20 @@ impl TokenSource for PkceSource {
         self.login().await
     }
 
+    /// The refresh grant asks for the scopes that were granted (RFC 6749 §6), not the ones
+    /// configured: a provider may grant fewer than requested (`offline_access` without
+    /// consent, for one), and asking for more on refresh is an `invalid_scope` error. When
+    /// the granted scopes are unknown (a login stored by another tool), no `scope` is sent,
+    /// which means "as originally granted".
     async fn refresh(
         &self,
         refresh_token: &RefreshToken,
-        _previous: &Credentials,
+        previous: &Credentials,
     ) -> Result<Option<Credentials>, AuthError> {
         let r = self.resolve().await?;
         tracing::debug!(token_endpoint = %r.token_endpoint, "refreshing with the refresh token");
         r.client
-            .refresh(&r.token_endpoint, refresh_token, &r.scopes)
+            .refresh(&r.token_endpoint, refresh_token, previous.scopes())
             .await
             .map(Some)
     }
