@@ -25,6 +25,7 @@ use crate::schedule::DEFAULT_MAX_BACKOFF;
 /// (every caller gone) stops the polling at once.
 pub struct DeviceCodeAuthenticator {
     engine: TokenEngine,
+    source: Arc<DeviceSource>,
 }
 
 impl fmt::Debug for DeviceCodeAuthenticator {
@@ -39,6 +40,14 @@ impl DeviceCodeAuthenticator {
     /// A builder.
     pub fn builder() -> DeviceCodeAuthenticatorBuilder {
         DeviceCodeAuthenticatorBuilder::default()
+    }
+
+    /// Resolves the client configuration (runs discovery when a config store was given) and
+    /// checks that it names a client id, a token endpoint and a device authorization
+    /// endpoint, without starting a login. Fails with the configuration error a login would
+    /// fail with.
+    pub async fn check_configuration(&self) -> Result<(), AuthError> {
+        self.source.check().await
     }
 
     /// The token engine underneath (cache, single flight, store).
@@ -337,9 +346,9 @@ impl DeviceCodeAuthenticatorBuilder {
         if let Some(key) = &source.overrides.header_key {
             options = options.with_header_key(Some(key.clone()));
         }
-        Ok(DeviceCodeAuthenticator {
-            engine: TokenEngine::new(Arc::new(source), options),
-        })
+        let source = Arc::new(source);
+        let engine = TokenEngine::new(source.clone(), options);
+        Ok(DeviceCodeAuthenticator { engine, source })
     }
 }
 

@@ -160,15 +160,15 @@ impl DeviceSource {
         })
     }
 
+    /// Resolves the configuration and checks that a device login could start.
+    pub(crate) async fn check(&self) -> Result<(), AuthError> {
+        let config = self.resolve().await?;
+        device_endpoint(&config).map(|_| ())
+    }
+
     async fn run(&self) -> Result<Credentials, AuthError> {
         let config = self.resolve().await?;
-        let Some(endpoint) = config.device_authorization_endpoint.as_deref() else {
-            return Err(AuthError::configuration(
-                "the identity provider has no device authorization endpoint (none configured, \
-                 none discovered): configure deviceAuthorizationEndpoint, or use another auth \
-                 mode such as Pkce",
-            ));
-        };
+        let endpoint = device_endpoint(&config)?;
         let pkce = self.pkce.then(Pkce::generate);
         let mut extra: Vec<(&str, &str)> = Vec::new();
         if let Some(p) = &pkce {
@@ -254,6 +254,19 @@ impl DeviceSource {
             tracing::debug!(polls, answer = ?next, wait_ms = wait.as_millis() as u64, "polling again");
         }
     }
+}
+
+fn device_endpoint(config: &Resolved) -> Result<&str, AuthError> {
+    config
+        .device_authorization_endpoint
+        .as_deref()
+        .ok_or_else(|| {
+            AuthError::configuration(
+                "the identity provider has no device authorization endpoint (none configured, none \
+             discovered): configure deviceAuthorizationEndpoint, or use another auth mode such \
+             as Pkce",
+            )
+        })
 }
 
 /// The error when the deadline passes without an approval.

@@ -291,6 +291,11 @@ async fn config_store_endpoints_scopes_and_header_key_are_used() {
         .build()
         .unwrap();
 
+    auth.check_configuration().await.unwrap();
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "a check starts no login"
+    );
     let (key, value) = auth.authorization_header().await.unwrap();
 
     assert_eq!(key, "flyte-authorization");
