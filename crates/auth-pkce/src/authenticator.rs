@@ -30,7 +30,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Shows the authorization URL to the person logging in.
-pub type UrlPrompt = Arc<dyn Fn(&str) + Send + Sync>;
+pub(crate) type UrlPrompt = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A setting that [`PkceAuthenticatorBuilder::build`] refused.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Authorization code + PKCE flow with a loopback redirect for flyte-auth.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
@@ -10,7 +10,6 @@ mod server;
 
 pub use authenticator::{
     BuildError, DEFAULT_REDIRECT_URI, DEFAULT_TIMEOUT, PkceAuthenticator, PkceAuthenticatorBuilder,
-    UrlPrompt,
 };
 pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
 pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
