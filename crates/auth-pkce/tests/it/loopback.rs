@@ -324,6 +324,53 @@ async fn refresh_asks_for_the_granted_scopes() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test]
+async fn refresh_after_two_second_tokens_never_opens_the_browser_again() {
+    let idp = FakeIdp::start_with_lifetime(2).await;
+    let (launcher, mut urls, calls) = channel_launcher();
+    let auth = Arc::new(
+        idp.builder()
+            .launcher(launcher)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    );
+    let login = tokio::spawn({
+        let auth = Arc::clone(&auth);
+        async move { auth.credentials().await }
+    });
+    let a = urls.recv().await.unwrap();
+    get(&a.callback(&format!("code=c&state={}", a.state))).await;
+    assert_eq!(
+        login.await.unwrap().unwrap().access_token().secret(),
+        "at-code-0"
+    );
+    for n in 0..2 {
+        // Let the 2 s token expire.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let next = auth.credentials().await.unwrap();
+        assert_eq!(next.access_token().secret(), format!("at-refresh-{n}"));
+    }
+    // A launcher call now would be a failure: the browser opened once only.
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(urls.try_recv().is_err());
+    let grants: Vec<String> = idp
+        .token_requests()
+        .await
+        .iter()
+        .map(|f| form_get(f, "grant_type").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        grants,
+        ["authorization_code", "refresh_token", "refresh_token"]
+    );
+    // The rotated refresh token is the one sent next.
+    assert_eq!(
+        form_get(&idp.token_requests().await[2], "refresh_token"),
+        Some("rt-refresh-0")
+    );
+}
+
 fn expired_with_refresh_token() -> Credentials {
     Credentials::new(AccessToken::new("old-at"))
         .with_refresh_token(Some(RefreshToken::new("stored-rt")))

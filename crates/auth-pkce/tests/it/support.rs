@@ -144,6 +144,11 @@ pub(crate) struct FakeIdp {
 
 impl FakeIdp {
     pub(crate) async fn start() -> Self {
+        Self::start_with_lifetime(3600).await
+    }
+
+    /// As [`start`](Self::start), with access tokens valid for `expires_in` seconds.
+    pub(crate) async fn start_with_lifetime(expires_in: u64) -> Self {
         let server = MockServer::start().await;
         let codes = Arc::new(AtomicUsize::new(0));
         Mock::given(method("POST"))
@@ -151,7 +156,7 @@ impl FakeIdp {
             .and(body_string_contains("grant_type=authorization_code"))
             .respond_with(move |_: &wiremock::Request| {
                 let n = codes.fetch_add(1, Ordering::SeqCst);
-                token_response(&format!("at-code-{n}"), &format!("rt-code-{n}"), 3600)
+                token_response(&format!("at-code-{n}"), &format!("rt-code-{n}"), expires_in)
             })
             .mount(&server)
             .await;
@@ -161,7 +166,11 @@ impl FakeIdp {
             .and(body_string_contains("grant_type=refresh_token"))
             .respond_with(move |_: &wiremock::Request| {
                 let n = refreshes.fetch_add(1, Ordering::SeqCst);
-                token_response(&format!("at-refresh-{n}"), &format!("rt-refresh-{n}"), 3600)
+                token_response(
+                    &format!("at-refresh-{n}"),
+                    &format!("rt-refresh-{n}"),
+                    expires_in,
+                )
             })
             .mount(&server)
             .await;
