@@ -12,6 +12,7 @@ use crate::env::{root, step};
 /// (package, bench target) pairs, run when the bench file exists.
 const BENCHES: &[(&str, &str, &str)] = &[
     ("auth-core", "engine", "crates/auth-core/benches/engine.rs"),
+    ("auth-command", "run", "crates/auth-command/benches/run.rs"),
     (
         "auth-oauth2",
         "token",

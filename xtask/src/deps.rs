@@ -83,7 +83,7 @@ const FACADE: &[(&str, &[&str], &str)] = &[
         "clientcreds",
         &[
             "auth-pkce",
-            "hyper-util",
+            "hyper/server",
             "webbrowser",
             "keyring-core",
             "auth-keyring",
@@ -199,6 +199,13 @@ fn tree(args: &[&str]) -> Result<Vec<String>> {
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            match (words.next(), words.next()) {
+                (Some("feature"), Some(f)) => Some(format!("{name}/{}", f.trim_matches('"'))),
+                _ => Some(name.to_string()),
+            }
+        })
         .collect())
 }

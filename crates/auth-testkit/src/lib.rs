@@ -10,5 +10,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod conformance;
+pub mod idp;
 pub mod logs;
 pub mod secret_service;

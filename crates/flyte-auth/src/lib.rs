@@ -1,2 +1,104 @@
-//! Authentication for Flyte and OAuth 2.0 / OpenID Connect APIs: the facade.
+//! Authentication for Flyte, and for any API behind an OAuth 2.0 / OpenID Connect identity
+//! provider: access tokens obtained, cached, refreshed ahead of expiry and stored.
+//!
+//! This is the facade of the flyte-auth crates. It re-exports the core types at the root and
+//! each flow as a module behind a cargo feature, and with the `config` feature it builds the
+//! right authenticator from Flyte's own configuration ([`from_config`]). Depend on a flow
+//! crate directly only if you want to avoid this crate's small glue.
+//!
+//! ```no_run
+//! # #[cfg(feature = "clientcreds")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use flyte_auth::Authenticator;
+//!
+//! let auth = flyte_auth::clientcreds::ClientCredentialsAuthenticator::builder()
+//!     .client_id("my-service")
+//!     .client_secret(flyte_auth::ClientSecret::new("from-a-secret-store"))
+//!     .token_endpoint("https://idp.example.com/oauth2/token")
+//!     .build()?;
+//! let (key, value) = auth.authorization_header().await?;
+//! # let _ = (key, value); Ok(()) }
+//! ```
+//!
+//! # Feature flags
+//!
+//! None are on by default: a security library makes you choose each flow you compile in.
+//!
+//! - `pkce`: browser login, authorization code + PKCE ([`pkce`]).
+//! - `device`: device authorization grant for headless terminals ([`device`]).
+//! - `clientcreds`: client credentials grant for services ([`clientcreds`]).
+//! - `command`: a token printed by an external command; proxy authorization ([`command`]).
+//!   Compiles no HTTP stack.
+//! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
+//! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
+//! - `qr`: a QR code of the device login URL in the terminal.
+//! - `full`: all of the above but `qr`.
+//!
+//! ```toml
+//! [dependencies]
+//! flyte-auth = { version = "0.1", features = ["pkce", "keyring"] }
+//! ```
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.88.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use auth_core as core;
+#[doc(no_inline)]
+pub use auth_core::{
+    AccessToken, AcquireReason, AuthError, Authenticator, ClientConfig, ClientConfigStore,
+    ClientSecret, Clock, CredentialStore, Credentials, EngineOptions, ErrorKind, FetchContext,
+    HeaderValue, IdToken, MemoryStore, OAuthErrorResponse, RefreshToken, RetryPolicy,
+    SharedAuthenticator, StaticClientConfigStore, SystemClock, TokenEngine, TokenSource,
+    async_trait, jwt_claims,
+};
+#[doc(inline)]
+pub use security_model as models;
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "pkce", feature = "device", feature = "clientcreds")))
+)]
+#[doc(inline)]
+pub use auth_oauth2 as oauth2;
+
+#[cfg(feature = "pkce")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
+#[doc(inline)]
+pub use auth_pkce as pkce;
+
+#[cfg(feature = "device")]
+#[cfg_attr(docsrs, doc(cfg(feature = "device")))]
+#[doc(inline)]
+pub use auth_device as device;
+
+#[cfg(feature = "clientcreds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clientcreds")))]
+#[doc(inline)]
+pub use auth_clientcreds as clientcreds;
+
+#[cfg(feature = "command")]
+#[cfg_attr(docsrs, doc(cfg(feature = "command")))]
+#[doc(inline)]
+pub use auth_command as command;
+
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+#[doc(inline)]
+pub use auth_keyring as keyring;
+
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+#[doc(inline)]
+pub use auth_config as config;
+
+pub mod blocking;
+
+#[cfg(feature = "config")]
+mod select;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use select::{Configured, FromConfigOptions, from_config};

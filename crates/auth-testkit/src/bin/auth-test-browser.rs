@@ -6,6 +6,10 @@
 //! loopback redirect URI), and exits 0 if the callback answered 2xx, 1 otherwise (the reason on
 //! stderr), 2 on a usage error. It gives up after 60 s.
 //!
+//! `auth-test-browser --approve-device URL` approves a device login instead: it opens the
+//! `verification_uri_complete` as the user and confirms the code
+//! ([`auth_testkit::idp::approve_device`]). The demo uses it.
+//!
 //! Launchers such as the `webbrowser` crate discard a browser's stderr; set
 //! `AUTH_TEST_BROWSER_LOG=/some/file` to have the outcome appended there as well.
 
@@ -30,6 +34,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("--approve-device") {
+        let approved = runtime.block_on(async {
+            tokio::time::timeout(
+                OVERALL_TIMEOUT,
+                auth_testkit::idp::approve_device(&url, true),
+            )
+            .await
+        });
+        return match approved {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                report(&format!(
+                    "auth-test-browser: approving the device login failed: {e}"
+                ));
+                ExitCode::FAILURE
+            }
+            Err(_) => {
+                report(&format!(
+                    "auth-test-browser: gave up after {} s",
+                    OVERALL_TIMEOUT.as_secs()
+                ));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let outcome = runtime.block_on(async {
         tokio::time::timeout(OVERALL_TIMEOUT, auth_testkit::idp::play_browser(&url)).await
     });

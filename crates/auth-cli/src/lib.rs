@@ -1,2 +1,0 @@
-//! The flyte-auth command.
-#![cfg_attr(docsrs, feature(doc_cfg))]

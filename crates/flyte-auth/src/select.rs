@@ -1,0 +1,418 @@
+//! `from_config`: the authenticator for a configured auth mode.
+
+use std::fmt;
+use std::sync::Arc;
+
+use auth_config::{AuthMode, Settings};
+#[allow(unused_imports)]
+use auth_core::{AuthError, ClientConfigStore, CredentialStore, SharedAuthenticator};
+
+/// Choices the configuration file does not make: interaction, browser, prompts, storage.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct FromConfigOptions {
+    interactive: bool,
+    no_browser: bool,
+    use_keyring: bool,
+    store: Option<Arc<dyn CredentialStore>>,
+    #[cfg(feature = "device")]
+    device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
+}
+
+impl Default for FromConfigOptions {
+    fn default() -> Self {
+        Self {
+            interactive: true,
+            no_browser: false,
+            use_keyring: true,
+            store: None,
+            #[cfg(feature = "device")]
+            device_presenter: None,
+        }
+    }
+}
+
+impl fmt::Debug for FromConfigOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FromConfigOptions")
+            .field("interactive", &self.interactive)
+            .field("no_browser", &self.no_browser)
+            .field("use_keyring", &self.use_keyring)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromConfigOptions {
+    /// Interactive, browser allowed, keyring (when compiled in) for interactive flows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows (default) or refuses browser and device logins.
+    pub fn interactive(mut self, interactive: bool) -> Self {
+        self.interactive = interactive;
+        self
+    }
+
+    /// Prints the login URL instead of opening a browser.
+    pub fn no_browser(mut self, no_browser: bool) -> Self {
+        self.no_browser = no_browser;
+        self
+    }
+
+    /// Stores the credentials of interactive flows in the OS keyring (default, when the
+    /// `keyring` feature is on) or keeps them in memory only.
+    pub fn use_keyring(mut self, use_keyring: bool) -> Self {
+        self.use_keyring = use_keyring;
+        self
+    }
+
+    /// Uses this credential store for every flow instead of the default choice.
+    pub fn store(mut self, store: Option<Arc<dyn CredentialStore>>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Shows the device login prompt with this presenter (default: text on stderr).
+    #[cfg(feature = "device")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "device")))]
+    pub fn device_presenter(mut self, presenter: Arc<dyn auth_device::DevicePresenter>) -> Self {
+        self.device_presenter = Some(presenter);
+        self
+    }
+}
+
+/// What [`from_config`] built.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Configured {
+    /// The authenticator for the configured mode.
+    pub authenticator: SharedAuthenticator,
+    /// The mode it implements.
+    pub mode: AuthMode,
+    /// The key its credentials are stored under (the endpoint without `dns:///`).
+    pub store_key: String,
+    /// Where its client configuration comes from (static or discovery), for display.
+    pub client_config: Option<Arc<dyn ClientConfigStore>>,
+}
+
+/// Builds the authenticator for `settings.auth_mode`: discovery from the Flyte endpoint
+/// unless static endpoints are configured, the keyring for interactive flows when the
+/// `keyring` feature is on, the proxy-authorization command scoped to the Flyte host, and the
+/// TLS and proxy settings on every HTTP call. A mode whose feature is off is a configuration
+/// error naming the feature.
+pub fn from_config(
+    settings: &Settings,
+    options: &FromConfigOptions,
+) -> Result<Configured, AuthError> {
+    let store_key = store_key(settings);
+    match settings.auth_mode {
+        AuthMode::ExternalCommand => external_command(settings, options, store_key),
+        AuthMode::ClientSecret => client_secret(settings, options, store_key),
+        AuthMode::Pkce => pkce(settings, options, store_key),
+        AuthMode::DeviceFlow => device_flow(settings, options, store_key),
+        #[allow(unreachable_patterns)]
+        other => Err(AuthError::configuration(format!(
+            "auth mode {other} is not supported by this build"
+        ))),
+    }
+}
+
+/// The keyring service name: the endpoint without `dns:///`, as flytekit uses.
+fn store_key(settings: &Settings) -> String {
+    settings
+        .endpoint
+        .clone()
+        .or_else(|| settings.token_url.clone())
+        .unwrap_or_else(|| "flyte-auth".to_string())
+}
+
+#[allow(dead_code)]
+fn feature_off(mode: AuthMode, feature: &str) -> AuthError {
+    AuthError::configuration(format!(
+        "auth mode {mode} needs the `{feature}` feature of flyte-auth, which this build does not have"
+    ))
+}
+
+/// The store of interactive flows: the given one, else the OS keyring (with the `keyring`
+/// feature), else memory.
+#[allow(dead_code)]
+fn interactive_store(options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
+    if let Some(s) = &options.store {
+        return s.clone();
+    }
+    #[cfg(feature = "keyring")]
+    if options.use_keyring {
+        return Arc::new(auth_keyring::KeyringStore::new());
+    }
+    Arc::new(auth_core::MemoryStore::new())
+}
+
+/// Engine settings from the configuration (the refresh-ahead window).
+#[allow(dead_code)]
+fn engine_options(settings: &Settings) -> auth_core::EngineOptions {
+    auth_core::EngineOptions::default().with_refresh_window(settings.token_refresh_window)
+}
+
+#[cfg(feature = "command")]
+fn external_command(
+    settings: &Settings,
+    options: &FromConfigOptions,
+    store_key: String,
+) -> Result<Configured, AuthError> {
+    let argv = settings
+        .command
+        .clone()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            AuthError::configuration(
+                "auth mode ExternalCommand needs admin.command (or FLYTE_CREDENTIALS_COMMAND)",
+            )
+        })?;
+    let mut b = auth_command::CommandAuthenticator::builder()
+        .command(argv)
+        .store(options.store.clone(), store_key.clone());
+    if let Some(h) = &settings.authorization_header {
+        b = b.header_key(h.clone());
+    }
+    if let Some(w) = settings.token_refresh_window {
+        b = b.refresh_window(Some(w));
+    }
+    let auth = b
+        .build()
+        .map_err(|e| AuthError::configuration(e.to_string()))?;
+    Ok(Configured {
+        authenticator: SharedAuthenticator::new(auth),
+        mode: AuthMode::ExternalCommand,
+        store_key,
+        client_config: None,
+    })
+}
+
+#[cfg(not(feature = "command"))]
+fn external_command(
+    _: &Settings,
+    _: &FromConfigOptions,
+    _: String,
+) -> Result<Configured, AuthError> {
+    Err(feature_off(AuthMode::ExternalCommand, "command"))
+}
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+mod http {
+    use super::*;
+    use auth_core::{ClientConfig, StaticClientConfigStore};
+    use auth_oauth2::{FlyteDiscovery, HttpClient, TransportOptions};
+
+    /// TLS, proxy and proxy-authorization settings for every HTTP call.
+    pub(super) fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
+        let mut t = TransportOptions::new()
+            .with_insecure_skip_verify(settings.insecure_skip_verify)
+            .with_proxy_url(settings.http_proxy_url.clone())
+            .with_user_agent(concat!("flyte-auth/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &settings.ca_cert_file_path {
+            t = t.with_ca_cert_file(ca.clone());
+        }
+        if let Some(argv) = settings.proxy_command.clone().filter(|c| !c.is_empty()) {
+            let host = settings.endpoint.clone().ok_or_else(|| {
+                AuthError::configuration("admin.proxyCommand is set but admin.endpoint is not: the proxy token is only sent to the Flyte endpoint")
+            })?;
+            t = t.with_proxy_authorization(host, proxy_authenticator(argv)?);
+        }
+        Ok(t)
+    }
+
+    #[cfg(feature = "command")]
+    fn proxy_authenticator(
+        argv: Vec<String>,
+    ) -> Result<Arc<dyn auth_core::Authenticator>, AuthError> {
+        let auth = auth_command::CommandAuthenticator::proxy_authorization(argv)
+            .build()
+            .map_err(|e| AuthError::configuration(e.to_string()))?;
+        Ok(Arc::new(auth))
+    }
+
+    #[cfg(not(feature = "command"))]
+    fn proxy_authenticator(_: Vec<String>) -> Result<Arc<dyn auth_core::Authenticator>, AuthError> {
+        Err(AuthError::configuration(
+            "admin.proxyCommand needs the `command` feature of flyte-auth, which this build does not have",
+        ))
+    }
+
+    /// Static endpoints when `tokenUrl` is configured, else discovery from the Flyte endpoint.
+    pub(super) fn config_store(
+        settings: &Settings,
+        http: &HttpClient,
+    ) -> Result<Arc<dyn ClientConfigStore>, AuthError> {
+        if let Some(token_url) = &settings.token_url {
+            let mut c = ClientConfig::new(
+                token_url.clone(),
+                settings.client_id.clone().unwrap_or_default(),
+            );
+            if let Some(u) = &settings.authorization_endpoint {
+                c = c.with_authorization_endpoint(u.clone());
+            }
+            if let Some(u) = &settings.device_authorization_endpoint {
+                c = c.with_device_authorization_endpoint(u.clone());
+            }
+            if let Some(u) = &settings.redirect_uri {
+                c = c.with_redirect_uri(u.clone());
+            }
+            if let Some(s) = &settings.scopes {
+                c = c.with_scopes(s.clone());
+            }
+            if let Some(a) = &settings.audience {
+                c = c.with_audience(a.clone());
+            }
+            if let Some(h) = &settings.authorization_header {
+                c = c.with_header_key(h.clone());
+            }
+            return Ok(Arc::new(StaticClientConfigStore::new(c)));
+        }
+        let endpoint = settings.endpoint.clone().ok_or_else(|| {
+            AuthError::configuration(
+                "no Flyte endpoint configured: set admin.endpoint in config.yaml, FLYTE_PLATFORM_URL, or --endpoint \
+                 (or admin.tokenUrl for static endpoints)",
+            )
+        })?;
+        Ok(Arc::new(
+            FlyteDiscovery::new(http.clone(), &endpoint, settings.insecure)
+                .with_client_id(settings.client_id.clone())
+                .with_scopes(settings.scopes.clone())
+                .with_audience(settings.audience.clone())
+                .with_header_key(settings.authorization_header.clone()),
+        ))
+    }
+}
+
+#[cfg(feature = "clientcreds")]
+fn client_secret(
+    settings: &Settings,
+    options: &FromConfigOptions,
+    store_key: String,
+) -> Result<Configured, AuthError> {
+    let transport = http::transport(settings)?;
+    let client = auth_oauth2::HttpClient::new(&transport)?;
+    let config = http::config_store(settings, &client)?;
+    let client_id = settings.client_id.clone().ok_or_else(|| {
+        AuthError::configuration(
+            "auth mode ClientSecret needs admin.clientId (or FLYTE_CREDENTIALS_CLIENT_ID)",
+        )
+    })?;
+    let secret = settings.client_secret.clone().ok_or_else(|| {
+        AuthError::configuration(
+            "auth mode ClientSecret needs a client secret: admin.clientSecretLocation, admin.clientSecretEnvVar \
+             or FLYTE_CREDENTIALS_CLIENT_SECRET",
+        )
+    })?;
+    let mut b = auth_clientcreds::ClientCredentialsAuthenticator::builder()
+        .client_id(client_id)
+        .client_secret(secret)
+        .config_store(config.clone())
+        .transport(transport)
+        .allow_http(settings.insecure)
+        .engine_options(engine_options(settings))
+        .store_key(store_key.clone());
+    // A service does not write to a user's keyring unless asked.
+    if let Some(store) = &options.store {
+        b = b.credential_store(store.clone());
+    }
+    if let Some(s) = &settings.scopes {
+        b = b.scopes(s.clone());
+    }
+    if let Some(a) = &settings.audience {
+        b = b.audience(a.clone());
+    }
+    if let Some(h) = &settings.authorization_header {
+        b = b.header_key(h.clone());
+    }
+    let auth = b
+        .build()
+        .map_err(|e| AuthError::configuration(e.to_string()))?;
+    Ok(Configured {
+        authenticator: SharedAuthenticator::new(auth),
+        mode: AuthMode::ClientSecret,
+        store_key,
+        client_config: Some(config),
+    })
+}
+
+#[cfg(not(feature = "clientcreds"))]
+fn client_secret(_: &Settings, _: &FromConfigOptions, _: String) -> Result<Configured, AuthError> {
+    Err(feature_off(AuthMode::ClientSecret, "clientcreds"))
+}
+
+#[cfg(feature = "pkce")]
+fn pkce(
+    settings: &Settings,
+    options: &FromConfigOptions,
+    store_key: String,
+) -> Result<Configured, AuthError> {
+    let transport = http::transport(settings)?;
+    let client = auth_oauth2::HttpClient::new(&transport)?;
+    let config = http::config_store(settings, &client)?;
+    let mut b = auth_pkce::PkceAuthenticator::builder()
+        .config_store(config.clone())
+        .transport(transport)
+        .allow_http(settings.insecure)
+        .engine_options(engine_options(settings))
+        .credential_store(interactive_store(options))
+        .store_key(store_key.clone())
+        .interactive(options.interactive)
+        .no_browser(options.no_browser);
+    if let Some(t) = settings.pkce_timeout {
+        b = b.timeout(t);
+    }
+    let auth = b
+        .build()
+        .map_err(|e| AuthError::configuration(e.to_string()))?;
+    Ok(Configured {
+        authenticator: SharedAuthenticator::new(auth),
+        mode: AuthMode::Pkce,
+        store_key,
+        client_config: Some(config),
+    })
+}
+
+#[cfg(not(feature = "pkce"))]
+fn pkce(_: &Settings, _: &FromConfigOptions, _: String) -> Result<Configured, AuthError> {
+    Err(feature_off(AuthMode::Pkce, "pkce"))
+}
+
+#[cfg(feature = "device")]
+fn device_flow(
+    settings: &Settings,
+    options: &FromConfigOptions,
+    store_key: String,
+) -> Result<Configured, AuthError> {
+    let transport = http::transport(settings)?;
+    let client = auth_oauth2::HttpClient::new(&transport)?;
+    let config = http::config_store(settings, &client)?;
+    let mut b = auth_device::DeviceCodeAuthenticator::builder()
+        .config_store(config.clone())
+        .transport(transport)
+        .engine_options(engine_options(settings))
+        .credential_store(interactive_store(options), store_key.clone())
+        .interactive(options.interactive);
+    if let Some(p) = &options.device_presenter {
+        b = b.presenter(p.clone());
+    }
+    if let Some(t) = settings.device_flow_timeout {
+        b = b.time_limit(t);
+    }
+    let auth = b
+        .build()
+        .map_err(|e| AuthError::configuration(e.to_string()))?;
+    Ok(Configured {
+        authenticator: SharedAuthenticator::new(auth),
+        mode: AuthMode::DeviceFlow,
+        store_key,
+        client_config: Some(config),
+    })
+}
+
+#[cfg(not(feature = "device"))]
+fn device_flow(_: &Settings, _: &FromConfigOptions, _: String) -> Result<Configured, AuthError> {
+    Err(feature_off(AuthMode::DeviceFlow, "device"))
+}
