@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use auth_core::{
     AccessToken, AuthError, AuthorizationCode, ClientSecret, Credentials, DeviceCode, IdToken,
-    PkceCodeVerifier, RefreshToken,
+    OAuthErrorResponse, PkceCodeVerifier, RefreshToken,
 };
 use base64::Engine as _;
 use reqwest::Method;
@@ -15,7 +15,9 @@ use url::Url;
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
-use crate::transport::{HttpClient, Request, Resend, location_host, oauth_error_from, parse_url};
+use crate::transport::{
+    HttpClient, Request, Resend, Response, location_host, oauth_error_from, parse_url, sanitize,
+};
 
 /// The grant type of the device flow (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -166,9 +168,12 @@ impl OAuth2Client {
         push_scope_and_audience(&mut params, scope.as_deref(), audience);
         params.extend_from_slice(extra);
         let what = format!("device authorization request to {url}");
-        let map = self
-            .post_for_object(&url, params, Resend::Safe, &what)
-            .await?;
+        let response = self.post_form(&url, params, Resend::Safe, &what).await?;
+        let map: Map<String, Value> = parse_json(&response, &what)?;
+        if let Some(oauth) = oauth_error_from(&map) {
+            tracing::debug!(error = %oauth.error, "a 2xx answer carries an OAuth error");
+            return Err(AuthError::oauth(oauth, Some(response.status.as_u16())).context(&what));
+        }
         parse_device_authorization(map).map_err(|e| e.context(&what))
     }
 
@@ -199,24 +204,33 @@ impl OAuth2Client {
     ) -> Result<Credentials, AuthError> {
         let url = parse_url(token_endpoint, "token endpoint")?;
         let what = format!("token request to {url}");
-        let map = self.post_for_object(&url, params, resend, &what).await?;
-        let result = parse_token_response(map, requested_scopes, SystemTime::now())
-            .map_err(|e| e.context(&what));
+        let result = match self.post_form(&url, params, resend, &what).await {
+            Ok(response) => parse_json::<TokenBody>(&response, &what).and_then(|body| {
+                parse_token_response(
+                    body,
+                    response.status.as_u16(),
+                    requested_scopes,
+                    SystemTime::now(),
+                )
+                .map_err(|e| e.context(&what))
+            }),
+            Err(e) => Err(e),
+        };
         match resend {
             Resend::SingleUse => result.map_err(|e| e.with_retryable(false)),
             Resend::Safe => result,
         }
     }
 
-    /// POSTs a form with client authentication and returns the 2xx JSON object; a 2xx body
-    /// with `error` is returned as that OAuth error.
-    async fn post_for_object(
+    /// POSTs a form with client authentication and returns the 2xx answer. A redirect is an
+    /// error naming where it pointed.
+    async fn post_form(
         &self,
         url: &Url,
         mut params: Vec<(&str, &str)>,
         resend: Resend,
         what: &str,
-    ) -> Result<Map<String, Value>, AuthError> {
+    ) -> Result<Response, AuthError> {
         let authorization = self.client_authentication(&mut params);
         let body = Zeroizing::new(
             form_urlencoded::Serializer::new(String::new())
@@ -232,40 +246,15 @@ impl OAuth2Client {
             what,
         };
         let response = self.http.execute(&request).await?;
-        let status = response.status.as_u16();
         if response.status.is_redirection() {
-            let error = AuthError::configuration(format!(
+            return Err(AuthError::configuration(format!(
                 "{what}: the server redirected to {}; token endpoints are never followed: \
                  configure the final token URL",
                 location_host(url, &response)
             ))
-            .with_status(status);
-            return Err(if resend == Resend::SingleUse {
-                error.with_retryable(false)
-            } else {
-                error
-            });
+            .with_status(response.status.as_u16()));
         }
-        let value: Value = serde_json::from_slice(&response.body).map_err(|e| {
-            // The position only: the body may hold a token.
-            AuthError::invalid_response(format!(
-                "{what}: the answer is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-            .with_status(status)
-        })?;
-        let Value::Object(map) = value else {
-            return Err(AuthError::invalid_response(format!(
-                "{what}: the answer is JSON but not an object"
-            ))
-            .with_status(status));
-        };
-        if let Some(oauth) = oauth_error_from(&map) {
-            tracing::debug!(status, error = %oauth.error, "a 2xx answer carries an OAuth error");
-            return Err(AuthError::oauth(oauth, Some(status)).context(what));
-        }
-        Ok(map)
+        Ok(response)
     }
 
     /// Adds the client authentication to `params`, or returns the `Authorization` value.
@@ -392,15 +381,15 @@ fn clean_scopes(scopes: &[String]) -> Vec<String> {
 }
 
 /// A whole number of seconds from a JSON number or a numeric string (a lenient quirk).
-fn seconds(value: &Value, member: &str) -> Option<u64> {
+fn seconds(value: &Lenient, member: &str) -> Option<u64> {
     match value {
-        Value::Number(n) => n.as_u64().or_else(|| {
+        Lenient::Num(n) => n.as_u64().or_else(|| {
             n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| {
                 tracing::debug!(member, "a fractional number of seconds; rounding");
                 f.round() as u64
             })
         }),
-        Value::String(s) => {
+        Lenient::Str(s) => {
             let s = s.trim();
             let parsed = s.parse::<u64>().ok().or_else(|| {
                 s.parse::<f64>()
@@ -417,6 +406,15 @@ fn seconds(value: &Value, member: &str) -> Option<u64> {
     }
 }
 
+fn value_seconds(value: &Value, member: &str) -> Option<u64> {
+    let lenient = match value {
+        Value::Number(n) => Lenient::Num(n.clone()),
+        Value::String(s) => Lenient::Str(s.clone()),
+        _ => Lenient::Other,
+    };
+    seconds(&lenient, member)
+}
+
 fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
     match map.remove(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
@@ -424,29 +422,153 @@ fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-/// Credentials from a successful token response.
+/// Parses a 2xx JSON body. Errors give the position only: the body may hold a token.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &Response,
+    what: &str,
+) -> Result<T, AuthError> {
+    serde_json::from_slice(&response.body).map_err(|e| {
+        let problem = match e.classify() {
+            serde_json::error::Category::Data => {
+                "is JSON but not an object with the expected members"
+            }
+            _ => "is not valid JSON",
+        };
+        AuthError::invalid_response(format!(
+            "{what}: the answer {problem} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+        .with_status(response.status.as_u16())
+    })
+}
+
+/// A JSON member read leniently: any type is accepted and the reader decides what it means.
+#[derive(Debug)]
+enum Lenient {
+    Str(String),
+    Num(serde_json::Number),
+    List(Vec<String>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Lenient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Lenient;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Lenient, E> {
+                Ok(Lenient::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Lenient, E> {
+                Ok(Lenient::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Lenient, E> {
+                Ok(Lenient::Num(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Lenient, E> {
+                Ok(Lenient::Num(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Lenient, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Lenient::Other, Lenient::Num))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Lenient, E> {
+                Ok(Lenient::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Lenient, E> {
+                Ok(Lenient::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Lenient, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Lenient>()? {
+                    if let Lenient::Str(s) = item {
+                        items.push(s);
+                    }
+                }
+                Ok(Lenient::List(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Lenient, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Lenient::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Lenient {
+    fn into_string(self) -> Option<String> {
+        match self {
+            Lenient::Str(s) if !s.trim().is_empty() => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The members of a token response this crate reads; the others are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct TokenBody {
+    access_token: Option<Lenient>,
+    token_type: Option<Lenient>,
+    expires_in: Option<Lenient>,
+    expires_on: Option<Lenient>,
+    refresh_token: Option<Lenient>,
+    id_token: Option<Lenient>,
+    scope: Option<Lenient>,
+    error: Option<Lenient>,
+    error_description: Option<Lenient>,
+    error_uri: Option<Lenient>,
+}
+
+/// Credentials from a 2xx token response (or the OAuth error it carries).
 ///
 /// Expiry: `expires_in` (number or numeric string), else `expires_on` (epoch seconds), else
 /// the JWT `exp` of the access token. Scopes: the response's `scope`, else the requested ones.
 pub(crate) fn parse_token_response(
-    mut map: Map<String, Value>,
+    body: TokenBody,
+    status: u16,
     requested_scopes: &[String],
     now: SystemTime,
 ) -> Result<Credentials, AuthError> {
-    let access_token = match map.remove("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
+    if let Some(code) = body.error.and_then(Lenient::into_string) {
+        tracing::debug!(status, error = %code, "a 2xx answer carries an OAuth error");
+        let mut oauth = OAuthErrorResponse::new(code.trim());
+        if let Some(d) = body.error_description.and_then(Lenient::into_string) {
+            oauth = oauth.with_description(sanitize(&d, 500));
+        }
+        if let Some(u) = body.error_uri.and_then(Lenient::into_string) {
+            oauth = oauth.with_uri(sanitize(&u, 500));
+        }
+        return Err(AuthError::oauth(oauth, Some(status)));
+    }
+    let access_token = match body.access_token {
+        Some(Lenient::Str(s)) if !s.is_empty() => AccessToken::new(s),
         Some(_) => {
             return Err(AuthError::invalid_response(
                 "the token response's `access_token` member is not a non-empty string",
-            ));
+            )
+            .with_status(status));
         }
         None => {
             return Err(AuthError::invalid_response(
                 "the token response has no `access_token` member",
-            ));
+            )
+            .with_status(status));
         }
     };
-    let token_type = match take_string(&mut map, "token_type") {
+    let token_type = match body.token_type.and_then(Lenient::into_string) {
         Some(t) => {
             if t != "Bearer" && t.eq_ignore_ascii_case("bearer") {
                 tracing::debug!(token_type = %t, "token_type in another case; reading it as Bearer");
@@ -460,10 +582,24 @@ pub(crate) fn parse_token_response(
     };
     let mut credentials = Credentials::new(access_token)
         .with_token_type(token_type)
-        .with_refresh_token(take_string(&mut map, "refresh_token").map(RefreshToken::new))
-        .with_id_token(take_string(&mut map, "id_token").map(IdToken::new));
-    let expires_in = map.get("expires_in").and_then(|v| seconds(v, "expires_in"));
-    let expires_on = map.get("expires_on").and_then(|v| seconds(v, "expires_on"));
+        .with_refresh_token(
+            body.refresh_token
+                .and_then(Lenient::into_string)
+                .map(RefreshToken::new),
+        )
+        .with_id_token(
+            body.id_token
+                .and_then(Lenient::into_string)
+                .map(IdToken::new),
+        );
+    let expires_in = body
+        .expires_in
+        .as_ref()
+        .and_then(|v| seconds(v, "expires_in"));
+    let expires_on = body
+        .expires_on
+        .as_ref()
+        .and_then(|v| seconds(v, "expires_on"));
     credentials = match (expires_in, expires_on) {
         (Some(secs), _) => credentials.with_expiry_from(Some(secs), now),
         (None, Some(epoch)) => {
@@ -473,15 +609,11 @@ pub(crate) fn parse_token_response(
         }
         (None, None) => credentials.with_expiry_from(None, now),
     };
-    let scopes: Vec<String> = match map.get("scope") {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-        Some(Value::Array(items)) => {
+    let scopes: Vec<String> = match body.scope {
+        Some(Lenient::Str(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Lenient::List(items)) => {
             tracing::debug!("scope sent as a JSON array; accepting it");
             items
-                .iter()
-                .filter_map(|v| v.as_str())
-                .map(str::to_string)
-                .collect()
         }
         _ => Vec::new(),
     };
@@ -519,7 +651,10 @@ fn parse_device_authorization(
             }
             uri
         });
-    let expires_in = match map.get("expires_in").and_then(|v| seconds(v, "expires_in")) {
+    let expires_in = match map
+        .get("expires_in")
+        .and_then(|v| value_seconds(v, "expires_in"))
+    {
         Some(secs) => Duration::from_secs(secs),
         None => {
             tracing::debug!("the device authorization has no expires_in; assuming 10 minutes");
@@ -528,7 +663,7 @@ fn parse_device_authorization(
     };
     let interval = map
         .get("interval")
-        .and_then(|v| seconds(v, "interval"))
+        .and_then(|v| value_seconds(v, "interval"))
         .map(Duration::from_secs);
     Ok(DeviceAuthorization {
         device_code,
@@ -574,11 +709,16 @@ mod tests {
         assert_eq!(scope_param(&strings(&["[]"])), None);
     }
 
+    fn body(v: Value) -> TokenBody {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn token_response_quirks() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let c = parse_token_response(
-            obj(json!({"access_token": "at", "token_type": "bearer", "expires_in": "3600", "extra": 1})),
+            body(json!({"access_token": "at", "token_type": "bearer", "expires_in": "3600", "extra": {"x": [1]}})),
+            200,
             &strings(&["all"]),
             now,
         )
@@ -588,7 +728,8 @@ mod tests {
         assert_eq!(c.scopes(), ["all".to_string()]);
 
         let c = parse_token_response(
-            obj(json!({"access_token": "at", "expires_on": "5000", "scope": "a b"})),
+            body(json!({"access_token": "at", "expires_on": "5000", "scope": "a b", "expires_in": null})),
+            200,
             &[],
             now,
         )
@@ -599,9 +740,36 @@ mod tests {
         );
         assert_eq!(c.scopes(), strings(&["a", "b"]));
 
-        let e = parse_token_response(obj(json!({"token_type": "Bearer"})), &[], now).unwrap_err();
+        let c = parse_token_response(
+            body(json!({"access_token": "at", "expires_in": 59.6, "scope": ["x", "y"]})),
+            200,
+            &[],
+            now,
+        )
+        .unwrap();
+        assert_eq!(c.expires_at(), Some(now + Duration::from_secs(60)));
+        assert_eq!(c.scopes(), strings(&["x", "y"]));
+
+        let e =
+            parse_token_response(body(json!({"token_type": "Bearer"})), 200, &[], now).unwrap_err();
         assert_eq!(e.kind(), auth_core::ErrorKind::InvalidResponse);
         assert!(e.to_string().contains("`access_token`"), "{e}");
+
+        let e = parse_token_response(body(json!({"access_token": 5})), 200, &[], now).unwrap_err();
+        assert_eq!(e.kind(), auth_core::ErrorKind::InvalidResponse);
+
+        let e = parse_token_response(
+            body(json!({"error": "invalid_scope", "error_description": "no\u{7} such scope"})),
+            200,
+            &[],
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(e.oauth_error_code(), Some("invalid_scope"));
+        assert_eq!(
+            e.oauth_error().and_then(|o| o.error_description.as_deref()),
+            Some("no such scope")
+        );
     }
 
     #[test]

@@ -396,7 +396,7 @@ impl HttpClient {
         let mut builder = self
             .inner
             .client
-            .request(request.method.clone(), url.as_str())
+            .request(request.method.clone(), url.clone())
             .header(header::ACCEPT, "application/json");
         if let Some(value) = request.authorization {
             let mut value = HeaderValue::from_str(value).map_err(|_| {

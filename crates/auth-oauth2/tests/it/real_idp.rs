@@ -4,7 +4,10 @@
 use auth_core::{ClientConfigStore, ClientSecret, ErrorKind, jwt_claims};
 use auth_oauth2::{ClientAuthMethod, FlyteDiscovery, HttpClient, IssuerDiscovery, OAuth2Client};
 
-use crate::support::{http, issuer};
+use auth_core::RefreshToken;
+use auth_testkit::idp::require_issuer as issuer;
+
+use crate::support::{http, strings};
 
 fn cc(http: HttpClient, id: &str, secret: &str, method: ClientAuthMethod) -> OAuth2Client {
     OAuth2Client::new(http, id).with_client_secret(Some(ClientSecret::new(secret)), method)
@@ -57,12 +60,13 @@ async fn real_client_credentials_basic() {
     let Some(iss) = issuer("real_client_credentials_basic") else {
         return;
     };
+    // cc-short (basic, 2 s tokens) is used by this test alone here: the counter is exact.
     let http = http();
-    let before = token_requests(&http, &iss, "cc-basic").await;
+    let before = token_requests(&http, &iss, "cc-short").await;
     let c = cc(
         http.clone(),
-        "cc-basic",
-        "cc-basic-secret",
+        "cc-short",
+        "cc-short-secret",
         ClientAuthMethod::Basic,
     )
     .client_credentials(&format!("{iss}/token"), &[], None)
@@ -70,7 +74,7 @@ async fn real_client_credentials_basic() {
     .expect("token");
     assert!(!c.access_token().secret().is_empty());
     assert!(c.expires_at().is_some());
-    assert_eq!(token_requests(&http, &iss, "cc-basic").await, before + 1);
+    assert_eq!(token_requests(&http, &iss, "cc-short").await, before + 1);
 }
 
 #[tokio::test]
@@ -173,4 +177,64 @@ async fn real_audience_becomes_the_token_audience() {
                 .is_some_and(|a| a.iter().any(|x| x == "https://api.flyte.test")),
         "aud = {aud}"
     );
+}
+
+/// A refresh token from a device login of the public client `flyte-cli`, then the refresh
+/// grant: the refresh token rotates, and the spent one is refused with `invalid_grant`.
+#[tokio::test]
+async fn real_refresh_grant() {
+    let Some(iss) = issuer("real_refresh_grant") else {
+        return;
+    };
+    let client = OAuth2Client::new(http(), "flyte-cli");
+    let scopes = strings(&["openid", "offline_access"]);
+    let device = client
+        .device_authorization(&format!("{iss}/device/auth"), &scopes, None, &[])
+        .await
+        .expect("device authorization");
+    let complete = device
+        .verification_uri_complete
+        .clone()
+        .expect("verification_uri_complete");
+    auth_testkit::idp::approve_device(&complete, true)
+        .await
+        .expect("approve");
+    let token_url = format!("{iss}/token");
+    let interval = device.interval.unwrap_or(std::time::Duration::from_secs(1));
+    let mut first = None;
+    for _ in 0..30 {
+        match client
+            .poll_device_token(&token_url, &device.device_code, &[])
+            .await
+        {
+            Ok(c) => {
+                first = Some(c);
+                break;
+            }
+            Err(e)
+                if matches!(
+                    e.oauth_error_code(),
+                    Some("authorization_pending" | "slow_down")
+                ) =>
+            {
+                tokio::time::sleep(interval).await;
+            }
+            Err(e) => panic!("device token: {e}"),
+        }
+    }
+    let first = first.expect("approved within 30 polls");
+    let refresh_token = first.refresh_token().expect("a refresh token").clone();
+    let second = client
+        .refresh(&token_url, &refresh_token, &[])
+        .await
+        .expect("refresh grant");
+    assert_ne!(second.access_token(), first.access_token());
+    let rotated = second.refresh_token().expect("a rotated refresh token");
+    assert_ne!(rotated, &refresh_token);
+    let e = client
+        .refresh(&token_url, &RefreshToken::new(refresh_token.secret()), &[])
+        .await
+        .unwrap_err();
+    assert!(e.is_invalid_grant(), "{e}");
+    assert!(!e.is_retryable());
 }

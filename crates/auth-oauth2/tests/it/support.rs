@@ -39,18 +39,6 @@ pub(crate) fn fixed(token: &'static str) -> Arc<dyn Authenticator> {
     Arc::new(FixedToken(token))
 }
 
-/// The issuer of the shared test identity provider, or `None` (after saying so) when the
-/// tests run without one.
-pub(crate) fn issuer(test: &str) -> Option<String> {
-    match std::env::var("FLYTE_AUTH_TEST_ISSUER") {
-        Ok(v) if !v.is_empty() => Some(v.trim_end_matches('/').to_string()),
-        _ => {
-            println!("skipped {test}: FLYTE_AUTH_TEST_ISSUER not set");
-            None
-        }
-    }
-}
-
 pub(crate) fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
