@@ -97,7 +97,14 @@ fn test(extra: &[String]) -> Result {
     env::ensure_idp_dependencies()?;
     let idp = env::Idp::start()?;
     eprintln!("xtask: test identity provider at {}", idp.issuer);
-    let mut args: Vec<&str> = vec!["cargo", "test", "--locked", "--workspace", "--all-features"];
+    let mut args: Vec<&str> = vec![
+        "cargo",
+        "test",
+        "--locked",
+        "--workspace",
+        "--all-features",
+        "--no-fail-fast",
+    ];
     args.extend(extra.iter().map(String::as_str));
     let vars = [
         ("FLYTE_AUTH_TEST_ISSUER", idp.issuer.as_str()),

@@ -214,10 +214,18 @@ fn load_settings(cli: &Cli) -> Result<Settings, Failure> {
 async fn run(cli: &Cli) -> Result<u8, Failure> {
     let settings = load_settings(cli)?;
     let presenter = present::device_presenter(cli.output == Output::Json, cli.qr);
-    let options = FromConfigOptions::new()
+    let mut options = FromConfigOptions::new()
         .interactive(!cli.non_interactive)
         .no_browser(cli.no_browser)
         .device_presenter(presenter);
+    if cli.output == Output::Json {
+        options = options.browser_prompt(std::sync::Arc::new(|url: &str| {
+            eprintln!(
+                "{}",
+                serde_json::json!({"event": "browser_login", "url": url})
+            );
+        }));
+    }
     if let Command::Config = cli.command {
         return show_config(cli, &settings, &options).await;
     }

@@ -57,7 +57,7 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_900_000)),
-            "2026-11-28T20:26:40Z"
+            "2026-11-28T21:06:40Z"
         );
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),

@@ -2,7 +2,7 @@
 //!
 //! A flow crate runs it with one macro call in its integration tests:
 //!
-//! ```ignore
+//! ```text
 //! auth_testkit::conformance_suite!(MyAuthenticator, || async { Some(make_fixture().await) });
 //! ```
 //!

@@ -101,4 +101,4 @@ pub mod blocking;
 mod select;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
-pub use select::{Configured, FromConfigOptions, from_config};
+pub use select::{BrowserPrompt, Configured, FromConfigOptions, from_config};

@@ -15,9 +15,13 @@ pub struct FromConfigOptions {
     no_browser: bool,
     use_keyring: bool,
     store: Option<Arc<dyn CredentialStore>>,
+    browser_prompt: Option<BrowserPrompt>,
     #[cfg(feature = "device")]
     device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
 }
+
+/// Shows the browser login URL to the user (default: a line on stderr).
+pub type BrowserPrompt = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Default for FromConfigOptions {
     fn default() -> Self {
@@ -26,6 +30,7 @@ impl Default for FromConfigOptions {
             no_browser: false,
             use_keyring: true,
             store: None,
+            browser_prompt: None,
             #[cfg(feature = "device")]
             device_presenter: None,
         }
@@ -71,6 +76,13 @@ impl FromConfigOptions {
     /// Uses this credential store for every flow instead of the default choice.
     pub fn store(mut self, store: Option<Arc<dyn CredentialStore>>) -> Self {
         self.store = store;
+        self
+    }
+
+    /// Shows the browser login URL with this function instead of a line on stderr (the
+    /// command line uses it for `-o json`).
+    pub fn browser_prompt(mut self, prompt: BrowserPrompt) -> Self {
+        self.browser_prompt = Some(prompt);
         self
     }
 
@@ -363,6 +375,9 @@ fn pkce(
         .no_browser(options.no_browser);
     if let Some(t) = settings.pkce_timeout {
         b = b.timeout(t);
+    }
+    if let Some(prompt) = options.browser_prompt.clone() {
+        b = b.prompt(move |url: &str| prompt(url));
     }
     let auth = b
         .build()
