@@ -52,7 +52,10 @@ impl Drop for JobGuard {
 
 impl Runner {
     pub(crate) fn new(timeout: Duration) -> Self {
-        Self { timeout, abandoned: Arc::new(AtomicUsize::new(0)) }
+        Self {
+            timeout,
+            abandoned: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Whether an abandoned operation of this store is still running.
@@ -63,7 +66,12 @@ impl Runner {
     /// Runs `job` on its own thread and waits at most the timeout for it. `what` names the
     /// operation and store for messages ("reading credentials from the Secret Service").
     /// `on_timeout` says what to do about a store that does not answer.
-    pub(crate) async fn run<T, F>(&self, what: &str, on_timeout: &str, job: F) -> Result<T, AuthError>
+    pub(crate) async fn run<T, F>(
+        &self,
+        what: &str,
+        on_timeout: &str,
+        job: F,
+    ) -> Result<T, AuthError>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, AuthError> + Send + 'static,
@@ -82,17 +90,24 @@ impl Runner {
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let state = Arc::new(Mutex::new(JobState::Running));
-        let guard = JobGuard { state: state.clone(), abandoned: self.abandoned.clone() };
+        let guard = JobGuard {
+            state: state.clone(),
+            abandoned: self.abandoned.clone(),
+        };
         // Logs of the job go to the caller's subscriber, as if it ran on the caller's thread.
         let dispatch = tracing::dispatcher::get_default(|d| d.clone());
-        let spawned = std::thread::Builder::new().name("flyte-auth-keyring".into()).spawn(move || {
-            let _guard = guard;
-            let result = tracing::dispatcher::with_default(&dispatch, job);
-            // The receiver may be gone (deadline passed): then nobody wants the answer.
-            let _ = tx.send(result);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("flyte-auth-keyring".into())
+            .spawn(move || {
+                let _guard = guard;
+                let result = tracing::dispatcher::with_default(&dispatch, job);
+                // The receiver may be gone (deadline passed): then nobody wants the answer.
+                let _ = tx.send(result);
+            });
         if let Err(e) = spawned {
-            return Err(AuthError::storage(format!("{what}: could not start a thread: {e}")));
+            return Err(AuthError::storage(format!(
+                "{what}: could not start a thread: {e}"
+            )));
         }
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(result)) => result,

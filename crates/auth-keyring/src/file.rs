@@ -48,7 +48,10 @@ impl FileStore {
 
     /// A store whose files live directly in `dir`, which is created (mode 0700) on first save.
     pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), runner: Runner::new(DEFAULT_TIMEOUT) }
+        Self {
+            dir: dir.into(),
+            runner: Runner::new(DEFAULT_TIMEOUT),
+        }
     }
 
     /// Sets the deadline of each operation (default 3 s).
@@ -64,7 +67,8 @@ impl FileStore {
 
     /// The file that holds the credentials for `key`.
     pub fn path_for(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{}.json", file_stem(service_for(key))))
+        self.dir
+            .join(format!("{}.json", file_stem(service_for(key))))
     }
 
     async fn run<T, F>(&self, action: &str, key: &str, job: F) -> Result<T, AuthError>
@@ -76,7 +80,11 @@ impl FileStore {
         let what = format!("{action} credentials file {}", path.display());
         let result = self
             .runner
-            .run(&what, "check the file system (a hung network mount?)", move || job(path))
+            .run(
+                &what,
+                "check the file system (a hung network mount?)",
+                move || job(path),
+            )
             .await;
         if let Err(e) = &result {
             tracing::warn!("{e}; credentials are kept in memory only");
@@ -94,7 +102,10 @@ fn default_dir() -> Option<PathBuf> {
     } else {
         match std::env::var_os("XDG_STATE_HOME").and_then(absolute) {
             Some(state) => state,
-            None => std::env::var_os("HOME").and_then(absolute)?.join(".local").join("state"),
+            None => std::env::var_os("HOME")
+                .and_then(absolute)?
+                .join(".local")
+                .join("state"),
         }
     };
     Some(base.join("flyte-auth").join("credentials"))
@@ -137,14 +148,19 @@ fn read(path: &Path, endpoint: &str) -> Result<Option<Credentials>, AuthError> {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(AuthError::storage(format!("could not read it: {e}; check its permissions")));
+            return Err(AuthError::storage(format!(
+                "could not read it: {e}; check its permissions"
+            )));
         }
     };
     warn_if_shared(path);
     let data: FileData = match serde_json::from_slice(&bytes) {
         Ok(d) => d,
         Err(e) => {
-            return discard(path, &format!("it is not valid JSON ({})", e.classify_name()));
+            return discard(
+                path,
+                &format!("it is not valid JSON ({})", e.classify_name()),
+            );
         }
     };
     if data.version != FILE_VERSION {
@@ -235,14 +251,20 @@ fn write(path: &Path, credentials: &Credentials, endpoint: &str) -> Result<(), A
             dir.display()
         ))
     })?;
-    atomic_write(dir, path, &json)
-        .map_err(|e| AuthError::storage(format!("could not write it: {e}; check free space and permissions")))
+    atomic_write(dir, path, &json).map_err(|e| {
+        AuthError::storage(format!(
+            "could not write it: {e}; check free space and permissions"
+        ))
+    })
 }
 
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -253,8 +275,13 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to a new temporary file in `dir` (mode 0600), flushes it to disk, renames
 /// it over `path` and flushes the directory, so the file is replaced whole or not at all.
 fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
     let result = (|| {
         let mut options = fs::OpenOptions::new();
@@ -291,20 +318,26 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 impl CredentialStore for FileStore {
     async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
         let endpoint = service_for(key).to_string();
-        self.run("reading", key, move |path| read(&path, &endpoint)).await
+        self.run("reading", key, move |path| read(&path, &endpoint))
+            .await
     }
 
     async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
         let endpoint = service_for(key).to_string();
         let credentials = credentials.clone();
-        self.run("writing", key, move |path| write(&path, &credentials, &endpoint)).await
+        self.run("writing", key, move |path| {
+            write(&path, &credentials, &endpoint)
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), AuthError> {
         self.run("deleting", key, move |path| match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(AuthError::storage(format!("could not delete it: {e}; check its permissions"))),
+            Err(e) => Err(AuthError::storage(format!(
+                "could not delete it: {e}; check its permissions"
+            ))),
         })
         .await
     }
@@ -316,10 +349,16 @@ mod tests {
 
     #[test]
     fn file_names_are_safe() {
-        assert_eq!(file_stem("flyte.example.com:443"), "flyte.example.com%3A443");
+        assert_eq!(
+            file_stem("flyte.example.com:443"),
+            "flyte.example.com%3A443"
+        );
         assert_eq!(file_stem("../etc/passwd"), "%2E.%2Fetc%2Fpasswd");
         assert_eq!(file_stem("a/b"), "a%2Fb");
         assert_eq!(file_stem(""), "%");
-        assert_eq!(file_stem("https://idp.example/realms/x"), "https%3A%2F%2Fidp.example%2Frealms%2Fx");
+        assert_eq!(
+            file_stem("https://idp.example/realms/x"),
+            "https%3A%2F%2Fidp.example%2Frealms%2Fx"
+        );
     }
 }

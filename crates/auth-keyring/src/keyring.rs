@@ -11,7 +11,7 @@ use keyring_core::{Entry, Error as KeyringError};
 use zeroize::Zeroizing;
 
 use crate::deadline::{DEFAULT_TIMEOUT, Runner};
-use crate::layout::{self, EntryError, Entries, MIN_VALUE_LEN};
+use crate::layout::{self, Entries, EntryError, MIN_VALUE_LEN};
 
 /// The largest value, in UTF-8 bytes, that one Windows Credential Manager entry holds: its
 /// blob is at most 2560 bytes of UTF-16, so 1280 UTF-8 bytes always fit.
@@ -25,7 +25,10 @@ enum Backend {
     /// The platform's keyring, chosen at first use.
     Platform,
     /// The freedesktop Secret Service over D-Bus (libdbus).
-    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
     SecretService,
     /// The Linux kernel key retention service.
     #[cfg(target_os = "linux")]
@@ -38,7 +41,10 @@ impl Backend {
     /// The backend `Platform` stands for on this target.
     fn resolved(&self) -> Backend {
         match self {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::Platform => Backend::SecretService,
             other => other.clone(),
         }
@@ -46,7 +52,10 @@ impl Backend {
 
     fn name(&self) -> &'static str {
         match self.resolved() {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => "the Secret Service",
             #[cfg(target_os = "linux")]
             Backend::Keyutils => "the kernel keyring (keyutils)",
@@ -71,7 +80,10 @@ impl Backend {
     fn open(&self) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
         match self.resolved() {
             Backend::Custom(store) => Ok(store),
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => {
                 let store: Arc<keyring_core::CredentialStore> =
                     dbus_secret_service_keyring_store::Store::new()?;
@@ -90,7 +102,10 @@ impl Backend {
     /// A human-readable label for new entries, where the store shows one.
     fn label(&self, service: &str, user: &str) -> Option<String> {
         match self.resolved() {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => Some(format!("flyte-auth {user} for {service}")),
             _ => None,
         }
@@ -111,7 +126,10 @@ impl Backend {
 
     fn locked_advice(&self) -> &'static str {
         match self.resolved() {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => {
                 "the keyring is locked or access was refused: unlock your keyring (log in to the \
                  desktop, or run `gnome-keyring-daemon --unlock`), or configure flyte-auth to use \
@@ -132,7 +150,10 @@ impl Backend {
 
     fn failure_advice(&self) -> &'static str {
         match self.resolved() {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => {
                 "is there a Secret Service on the D-Bus session bus? Install and start \
                  gnome-keyring (or KeePassXC with its Secret Service integration), make sure \
@@ -145,7 +166,10 @@ impl Backend {
 
     fn timeout_advice(&self) -> &'static str {
         match self.resolved() {
-            #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
             Backend::SecretService => {
                 "the Secret Service did not answer (is gnome-keyring-daemon hung? restart it), or \
                  configure flyte-auth to use its file store or no credential store"
@@ -158,13 +182,13 @@ impl Backend {
     }
 }
 
-const ALTERNATIVES: &str =
-    "credentials are kept in memory; to avoid this, fix the keyring or configure flyte-auth to \
+const ALTERNATIVES: &str = "credentials are kept in memory; to avoid this, fix the keyring or configure flyte-auth to \
      use its file store or no credential store";
 
 #[cfg(target_os = "macos")]
 fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
-    let store: Arc<keyring_core::CredentialStore> = apple_native_keyring_store::keychain::Store::new()?;
+    let store: Arc<keyring_core::CredentialStore> =
+        apple_native_keyring_store::keychain::Store::new()?;
     Ok(store)
 }
 
@@ -176,7 +200,9 @@ fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
 
 #[cfg(not(any(target_os = "macos", windows)))]
 fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
-    Err(KeyringError::NotSupportedByStore("no OS keyring is supported on this platform".into()))
+    Err(KeyringError::NotSupportedByStore(
+        "no OS keyring is supported on this platform".into(),
+    ))
 }
 
 /// A [`CredentialStore`] on the OS keyring, with flytekit's layout.
@@ -235,8 +261,17 @@ impl KeyringStore {
 
     /// The freedesktop Secret Service (gnome-keyring, KeePassXC, KWallet) on the D-Bus session
     /// bus, through libdbus.
-    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
-    #[cfg_attr(docsrs, doc(cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))))]
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(all(
+            unix,
+            not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+        )))
+    )]
     pub fn secret_service() -> Self {
         Self::from_backend(Backend::SecretService)
     }
@@ -302,7 +337,11 @@ impl KeyringStore {
                         backend.advice(&e)
                     ))
                 })?;
-                let entries = StoreEntries { store: &store, service: &service, backend: &backend };
+                let entries = StoreEntries {
+                    store: &store,
+                    service: &service,
+                    backend: &backend,
+                };
                 job(&entries).map_err(|e| {
                     let advice = backend.advice(&e.error);
                     AuthError::storage(format!("{what_in_job}: {e}; {advice}"))
@@ -360,7 +399,8 @@ impl CredentialStore for KeyringStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), AuthError> {
-        self.run("deleting credentials from", key, layout::delete).await
+        self.run("deleting credentials from", key, layout::delete)
+            .await
     }
 }
 

@@ -62,7 +62,11 @@ pub(crate) struct EntryError {
 
 impl fmt::Display for EntryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not {} keyring entry '{}': {}", self.action, self.user, self.error)
+        write!(
+            f,
+            "could not {} keyring entry '{}': {}",
+            self.action, self.user, self.error
+        )
     }
 }
 
@@ -238,7 +242,12 @@ fn read_value(entries: &dyn Entries, name: &str) -> Result<Option<Zeroizing<Stri
         }
     }
     if joined.len() != header.len || fnv1a64(joined.as_bytes()) != header.check {
-        discard(entries, name, header.count, "the pieces do not match their header");
+        discard(
+            entries,
+            name,
+            header.count,
+            "the pieces do not match their header",
+        );
         return Ok(None);
     }
     Ok(Some(joined))
@@ -272,7 +281,11 @@ fn write_value(
     for (i, piece) in pieces.iter().enumerate() {
         set(entries, &piece_name(name, i + 1), piece)?;
     }
-    let header = Header { count: pieces.len(), len: value.len(), check: fnv1a64(value.as_bytes()) };
+    let header = Header {
+        count: pieces.len(),
+        len: value.len(),
+        check: fnv1a64(value.as_bytes()),
+    };
     set(entries, name, &header.to_string())?;
     delete_pieces(entries, name, pieces.len() + 1, 0)?;
     Ok(pieces.len())
@@ -328,7 +341,10 @@ fn read_meta(entries: &dyn Entries) -> Result<Option<Meta>, EntryError> {
     match read_meta_raw(entries)? {
         Some(meta) if meta.version == META_VERSION => Ok(Some(meta)),
         Some(meta) => {
-            tracing::debug!(version = meta.version, "ignoring keyring metadata of another version");
+            tracing::debug!(
+                version = meta.version,
+                "ignoring keyring metadata of another version"
+            );
             Ok(None)
         }
         None => Ok(None),
@@ -371,7 +387,10 @@ impl Header {
         }
         let count = parts.next().and_then(|c| c.parse::<usize>().ok());
         let len = parts.next().and_then(|c| c.parse::<usize>().ok());
-        let check = parts.next().filter(|c| c.len() == 16).and_then(|c| u64::from_str_radix(c, 16).ok());
+        let check = parts
+            .next()
+            .filter(|c| c.len() == 16)
+            .and_then(|c| u64::from_str_radix(c, 16).ok());
         match (count, len, check, parts.next()) {
             (Some(count), Some(len), Some(check), None) if (1..=MAX_CHUNKS).contains(&count) => {
                 Ok(Header { count, len, check })
@@ -383,7 +402,11 @@ impl Header {
 
 impl fmt::Display for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{CHUNK_PREFIX}v1:{}:{}:{:016x}", self.count, self.len, self.check)
+        write!(
+            f,
+            "{CHUNK_PREFIX}v1:{}:{}:{:016x}",
+            self.count, self.len, self.check
+        )
     }
 }
 
@@ -425,26 +448,37 @@ fn get(entries: &dyn Entries, user: &str) -> Result<Option<Zeroizing<String>>, E
         // A value that is not UTF-8, or that the store cannot decode, is corrupt: treat it
         // as absent and remove it rather than failing every load from now on.
         Err(keyring_core::Error::BadEncoding(_) | keyring_core::Error::BadDataFormat(..)) => {
-            tracing::warn!(entry = user, "stored {user} is not readable text; removing it");
+            tracing::warn!(
+                entry = user,
+                "stored {user} is not readable text; removing it"
+            );
             if let Err(e) = del(entries, user) {
                 tracing::warn!(entry = user, error = %e, "could not remove the unreadable entry");
             }
             Ok(None)
         }
-        Err(error) => Err(EntryError { user: user.to_string(), action: "read", error }),
+        Err(error) => Err(EntryError {
+            user: user.to_string(),
+            action: "read",
+            error,
+        }),
     }
 }
 
 fn set(entries: &dyn Entries, user: &str, value: &str) -> Result<(), EntryError> {
-    entries
-        .set(user, value)
-        .map_err(|error| EntryError { user: user.to_string(), action: "write", error })
+    entries.set(user, value).map_err(|error| EntryError {
+        user: user.to_string(),
+        action: "write",
+        error,
+    })
 }
 
 fn del(entries: &dyn Entries, user: &str) -> Result<bool, EntryError> {
-    entries
-        .delete(user)
-        .map_err(|error| EntryError { user: user.to_string(), action: "delete", error })
+    entries.delete(user).map_err(|error| EntryError {
+        user: user.to_string(),
+        action: "delete",
+        error,
+    })
 }
 
 #[cfg(test)]
@@ -462,7 +496,11 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_rejects() {
-        let h = Header { count: 3, len: 3000, check: 0xdead_beef };
+        let h = Header {
+            count: 3,
+            len: 3000,
+            check: 0xdead_beef,
+        };
         let s = h.to_string();
         assert_eq!(s, "flyte-auth-chunked:v1:3:3000:00000000deadbeef");
         assert_eq!(Header::parse(s.strip_prefix(CHUNK_PREFIX).unwrap()), Ok(h));
@@ -490,6 +528,12 @@ mod tests {
     #[test]
     fn meta_ignores_unknown_fields_and_tolerates_missing_ones() {
         let m: Meta = serde_json::from_str(r#"{"version":1,"future":true}"#).unwrap();
-        assert_eq!(m, Meta { version: 1, ..Meta::default() });
+        assert_eq!(
+            m,
+            Meta {
+                version: 1,
+                ..Meta::default()
+            }
+        );
     }
 }

@@ -72,9 +72,8 @@ pub fn required() -> bool {
 
 /// Whether `program` is an executable file on `PATH`.
 pub fn have(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// Whether the test `name` should run, given the programs it needs. When one is missing it
@@ -162,20 +161,25 @@ fn run_with_timeout(
         .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
+    let status = wait_or_kill(&mut child, timeout);
+    let join = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
+    Ok((status, join(out), join(err)))
+}
+
+/// Waits for `child` up to `timeout`; kills it then (`None`).
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             Ok(None) | Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                break None;
+                return None;
             }
         }
-    };
-    let join = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
-    Ok((status, join(out), join(err)))
+    }
 }
 
 fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
@@ -196,7 +200,9 @@ fn helper(command: &mut Command) -> Result<String, String> {
     match run_with_timeout(command, COMMAND_TIMEOUT)? {
         (Some(s), out, _) if s.success() => Ok(out),
         (Some(s), out, err) => Err(format!("{program} failed ({s}): {out}{err}")),
-        (None, _, _) => Err(format!("{program} did not finish within {COMMAND_TIMEOUT:?}")),
+        (None, _, _) => Err(format!(
+            "{program} did not finish within {COMMAND_TIMEOUT:?}"
+        )),
     }
 }
 
@@ -234,8 +240,15 @@ impl SecretService {
     pub fn start() -> Result<SecretService, String> {
         let runtime_dir = temp_dir("flyte-auth-run-")?;
         let data_dir = temp_dir("flyte-auth-data-")?;
+        // Our own bus configuration: the system's session.conf lets the bus start a second
+        // gnome-keyring by D-Bus activation when a client asks for the Secret Service before
+        // ours has taken the name, and that one is locked.
+        let config = runtime_dir.path().join("bus.conf");
+        std::fs::write(&config, bus_config(runtime_dir.path()))
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--nopidfile", "--print-address=1"])
             .env("XDG_RUNTIME_DIR", runtime_dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -250,6 +263,9 @@ impl SecretService {
                 return Err(e);
             }
         };
+        let log = data_dir.path().join("gnome-keyring.log");
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let keyring = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--unlock", "--components=secrets"])
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
@@ -257,14 +273,16 @@ impl SecretService {
             .env("XDG_DATA_HOME", data_dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn();
         let mut keyring = match keyring {
             Ok(k) => k,
             Err(e) => {
                 let _ = bus.kill();
                 let _ = bus.wait();
-                return Err(format!("cannot start gnome-keyring-daemon (install gnome-keyring): {e}"));
+                return Err(format!(
+                    "cannot start gnome-keyring-daemon (install gnome-keyring): {e}"
+                ));
             }
         };
         if let Some(mut stdin) = keyring.stdin.take() {
@@ -281,11 +299,16 @@ impl SecretService {
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match service.default_collection() {
+            match service
+                .name_has_owner()
+                .and_then(|()| service.default_collection())
+            {
                 Ok(_) => return Ok(service),
                 Err(e) if Instant::now() >= deadline => {
+                    let log = std::fs::read_to_string(&log).unwrap_or_default();
                     return Err(format!(
-                        "the Secret Service did not answer within {START_TIMEOUT:?}: {e}"
+                        "the Secret Service did not answer within {START_TIMEOUT:?}: {e}\n\
+                         gnome-keyring-daemon said:\n{log}"
                     ));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -313,9 +336,15 @@ impl SecretService {
     pub fn envs(&self) -> Vec<(&'static str, OsString)> {
         vec![
             ("DBUS_SESSION_BUS_ADDRESS", OsString::from(&self.address)),
-            ("XDG_RUNTIME_DIR", self.runtime_dir.path().as_os_str().to_owned()),
+            (
+                "XDG_RUNTIME_DIR",
+                self.runtime_dir.path().as_os_str().to_owned(),
+            ),
             ("XDG_DATA_HOME", self.data_dir.path().as_os_str().to_owned()),
-            (KEYRING_PID_ENV, OsString::from(self.keyring_pid().to_string())),
+            (
+                KEYRING_PID_ENV,
+                OsString::from(self.keyring_pid().to_string()),
+            ),
         ]
     }
 
@@ -333,35 +362,32 @@ impl SecretService {
         c
     }
 
-    /// The object path of the default collection (`ReadAlias("default")`).
-    pub fn default_collection(&self) -> Result<String, String> {
+    /// Whether `org.freedesktop.secrets` has an owner on the bus (asking the bus itself, so
+    /// that the question cannot start a service).
+    fn name_has_owner(&self) -> Result<(), String> {
         let out = helper(self.command("dbus-send").args([
             "--session",
             "--print-reply",
-            "--dest=org.freedesktop.secrets",
-            "/org/freedesktop/secrets",
-            "org.freedesktop.Secret.Service.ReadAlias",
-            "string:default",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
         ]))?;
-        out.lines()
-            .filter_map(|l| l.trim().strip_prefix("object path "))
-            .map(|p| p.trim_matches('"').to_string())
-            .find(|p| p != "/")
-            .ok_or_else(|| format!("no default collection yet: {out}"))
+        if out.contains("boolean true") {
+            Ok(())
+        } else {
+            Err("org.freedesktop.secrets has no owner yet".into())
+        }
+    }
+
+    /// The object path of the default collection (`ReadAlias("default")`).
+    pub fn default_collection(&self) -> Result<String, String> {
+        default_collection_with(|c| self.apply_env(c))
     }
 
     /// Locks the default collection, as a screen lock or a timeout would.
     pub fn lock(&self) -> Result<(), String> {
-        let collection = self.default_collection()?;
-        helper(self.command("dbus-send").args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.secrets",
-            "/org/freedesktop/secrets",
-            "org.freedesktop.Secret.Service.Lock",
-            &format!("array:objpath:{collection}"),
-        ]))
-        .map(drop)
+        lock_with(|c| self.apply_env(c))
     }
 
     /// Stops `gnome-keyring-daemon` with SIGSTOP: it keeps its bus name and answers nothing.
@@ -381,44 +407,95 @@ impl SecretService {
     /// Runs `secret-tool` with `args` against this keyring, `stdin` as its input, and returns
     /// its stdout. `secret-tool lookup` of a missing item is an error.
     pub fn secret_tool(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-        let mut command = self.command("secret-tool");
-        command.args(args);
-        match stdin {
-            None => helper(command.stdin(Stdio::null())),
-            Some(input) => {
-                let mut child = command
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| format!("cannot start secret-tool: {e}"))?;
-                if let Some(mut s) = child.stdin.take() {
-                    s.write_all(input.as_bytes()).map_err(|e| format!("secret-tool stdin: {e}"))?;
-                }
-                let out = reader(child.stdout.take());
-                let err = reader(child.stderr.take());
-                let deadline = Instant::now() + COMMAND_TIMEOUT;
-                let status = loop {
-                    match child.try_wait() {
-                        Ok(Some(s)) => break Some(s),
-                        Ok(None) if Instant::now() < deadline => {
-                            std::thread::sleep(Duration::from_millis(5))
-                        }
-                        _ => {
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            break None;
-                        }
-                    }
-                };
-                let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-                match status {
-                    Some(s) if s.success() => Ok(out),
-                    Some(s) => Err(format!("secret-tool failed ({s}): {err}")),
-                    None => Err(format!("secret-tool did not finish within {COMMAND_TIMEOUT:?}")),
-                }
-            }
-        }
+        secret_tool_with(|c| self.apply_env(c), args, stdin)
+    }
+}
+
+/// The object path of the default collection of the Secret Service on the bus of this
+/// process's environment (for a test body running in a child).
+pub fn default_collection() -> Result<String, String> {
+    default_collection_with(|_| {})
+}
+
+/// Locks the default collection of the Secret Service on the bus of this process's
+/// environment.
+pub fn lock() -> Result<(), String> {
+    lock_with(|_| {})
+}
+
+/// Runs `secret-tool` on the bus of this process's environment; see
+/// [`SecretService::secret_tool`].
+pub fn secret_tool(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    secret_tool_with(|_| {}, args, stdin)
+}
+
+fn default_collection_with(configure: impl FnOnce(&mut Command)) -> Result<String, String> {
+    let mut command = Command::new("dbus-send");
+    configure(&mut command);
+    let out = helper(command.args([
+        "--session",
+        "--print-reply",
+        "--dest=org.freedesktop.secrets",
+        "/org/freedesktop/secrets",
+        "org.freedesktop.Secret.Service.ReadAlias",
+        "string:default",
+    ]))?;
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("object path "))
+        .map(|p| p.trim_matches('"').to_string())
+        .find(|p| p != "/")
+        .ok_or_else(|| format!("no default collection yet: {out}"))
+}
+
+fn lock_with(configure: impl Fn(&mut Command)) -> Result<(), String> {
+    let collection = default_collection_with(&configure)?;
+    let mut command = Command::new("dbus-send");
+    configure(&mut command);
+    helper(command.args([
+        "--session",
+        "--print-reply",
+        "--dest=org.freedesktop.secrets",
+        "/org/freedesktop/secrets",
+        "org.freedesktop.Secret.Service.Lock",
+        &format!("array:objpath:{collection}"),
+    ]))
+    .map(drop)
+}
+
+fn secret_tool_with(
+    configure: impl FnOnce(&mut Command),
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, String> {
+    let mut command = Command::new("secret-tool");
+    configure(&mut command);
+    command.args(args);
+    let Some(input) = stdin else {
+        return helper(command.stdin(Stdio::null()));
+    };
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start secret-tool: {e}"))?;
+    if let Some(mut s) = child.stdin.take() {
+        s.write_all(input.as_bytes())
+            .map_err(|e| format!("secret-tool stdin: {e}"))?;
+    }
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let status = wait_or_kill(&mut child, COMMAND_TIMEOUT);
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    match status {
+        Some(s) if s.success() => Ok(out),
+        Some(s) => Err(format!("secret-tool failed ({s}): {err}")),
+        None => Err(format!(
+            "secret-tool did not finish within {COMMAND_TIMEOUT:?}"
+        )),
     }
 }
 
@@ -432,6 +509,27 @@ impl Drop for SecretService {
             let _ = child.wait();
         }
     }
+}
+
+/// A session bus configuration without service activation, listening in `dir`.
+fn bus_config(dir: &std::path::Path) -> String {
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+        dir.display()
+    )
 }
 
 fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, String> {
@@ -463,6 +561,8 @@ fn read_first_line(child: &mut Child) -> Result<String, String> {
     match rx.recv_timeout(START_TIMEOUT) {
         Ok(address) if !address.is_empty() => Ok(address),
         Ok(_) => Err("dbus-daemon printed no address".into()),
-        Err(_) => Err(format!("dbus-daemon printed no address within {START_TIMEOUT:?}")),
+        Err(_) => Err(format!(
+            "dbus-daemon printed no address within {START_TIMEOUT:?}"
+        )),
     }
 }
