@@ -343,6 +343,11 @@ impl KeyringStore {
                     backend: &backend,
                 };
                 job(&entries).map_err(|e| {
+                    if matches!(e.error, KeyringError::PlatformFailure(_)) {
+                        // The connection or session may be dead (a restarted keyring daemon):
+                        // open the store afresh next time.
+                        forget(&opened, &store);
+                    }
                     let advice = backend.advice(&e.error);
                     AuthError::storage(format!("{what_in_job}: {e}; {advice}"))
                 })
@@ -372,6 +377,17 @@ fn open(
     let store = backend.open()?;
     let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
     Ok(slot.get_or_insert(store).clone())
+}
+
+/// Drops the kept store if it is still `store`.
+fn forget(
+    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
+    store: &Arc<keyring_core::CredentialStore>,
+) {
+    let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, store)) {
+        *slot = None;
+    }
 }
 
 /// The keyring service for a store key: the endpoint without `dns:///`, as flytekit names it.

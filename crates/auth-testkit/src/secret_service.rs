@@ -216,6 +216,49 @@ pub fn resume_process(pid: u32) -> Result<(), String> {
     signal(pid, rustix::process::Signal::CONT)
 }
 
+/// Sends SIGTERM to `pid`.
+pub fn terminate_process(pid: u32) -> Result<(), String> {
+    signal(pid, rustix::process::Signal::TERM)
+}
+
+/// Starts another `gnome-keyring-daemon` on the bus and directories of this process's
+/// environment (after the first one was stopped), unlocking the keyring with [`PASSWORD`].
+/// The returned child is killed when dropped.
+pub fn start_keyring_daemon() -> Result<KeyringDaemon, String> {
+    let mut child = Command::new("gnome-keyring-daemon")
+        .args(["--foreground", "--unlock", "--components=secrets"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start gnome-keyring-daemon: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(PASSWORD.as_bytes());
+    }
+    let daemon = KeyringDaemon(child);
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match default_collection() {
+            Ok(_) => return Ok(daemon),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("the new gnome-keyring-daemon did not answer: {e}"));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// A `gnome-keyring-daemon` started by [`start_keyring_daemon`], killed when dropped.
+#[derive(Debug)]
+pub struct KeyringDaemon(Child);
+
+impl Drop for KeyringDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal(pid: u32, signal: rustix::process::Signal) -> Result<(), String> {
     let raw = i32::try_from(pid).map_err(|_| format!("bad pid {pid}"))?;
     let pid = rustix::process::Pid::from_raw(raw).ok_or_else(|| format!("bad pid {raw}"))?;

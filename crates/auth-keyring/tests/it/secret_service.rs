@@ -318,3 +318,41 @@ fn a_service_that_never_answers_returns_at_the_deadline() {
         },
     );
 }
+
+#[test]
+fn a_restarted_keyring_daemon_is_reconnected() {
+    with_secret_service(
+        "secret_service::a_restarted_keyring_daemon_is_reconnected",
+        |_| {},
+        || {
+            let pid: u32 = std::env::var(ss::KEYRING_PID_ENV).unwrap().parse().unwrap();
+            let rt = runtime();
+            let store = KeyringStore::secret_service();
+            rt.block_on(store.save(EP, &credentials("kept"))).unwrap();
+            // The daemon goes away and another one takes its place on the same bus: the
+            // store's open session died with the first one.
+            ss::terminate_process(pid).unwrap();
+            let mut gone = false;
+            for _ in 0..500 {
+                if ss::default_collection().is_err() {
+                    gone = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(gone, "the first daemon did not stop");
+            let _daemon = ss::start_keyring_daemon().unwrap();
+            // The first call may fail on the dead session (and drops it); the next one
+            // connects again.
+            let first = rt.block_on(store.load(EP));
+            let loaded = match first {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("first call after the restart: {e}");
+                    rt.block_on(store.load(EP)).unwrap()
+                }
+            };
+            assert_eq!(loaded.unwrap().access_token().secret(), "access-kept");
+        },
+    );
+}
