@@ -20,16 +20,15 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// A workspace binary, built on demand when a plain `cargo test -p tests` did not build it.
+/// A workspace binary. `cargo xtask test` builds every binary before the tests run; a plain
+/// `cargo test` may not, so a missing binary is a failure that says what to run.
 pub fn binary(package: &str, name: &str) -> PathBuf {
     let path = target_dir().join(name);
-    if !path.is_file() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", package, "--bin", name])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "could not build {name}");
-    }
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build -p {package} --bin {name}` (cargo xtask test does)",
+        path.display()
+    );
     path
 }
 

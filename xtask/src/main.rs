@@ -95,6 +95,13 @@ fn ci() -> Result {
 fn test(extra: &[String]) -> Result {
     env::ensure_debian_packages()?;
     env::ensure_idp_dependencies()?;
+    // The end-to-end tests run the built binaries (flyte-auth, auth-test-browser): build them
+    // first, so a test never runs a stale one.
+    env::step(
+        "cargo build --bins",
+        &["cargo", "build", "--locked", "--workspace", "--all-features", "--bins"],
+        &[],
+    )?;
     let idp = env::Idp::start()?;
     eprintln!("xtask: test identity provider at {}", idp.issuer);
     let mut args: Vec<&str> = vec![

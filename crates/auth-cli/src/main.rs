@@ -45,6 +45,10 @@ struct Cli {
     /// Show a QR code of the device login URL.
     #[arg(long, global = true)]
     qr: bool,
+    /// Where interactive logins keep credentials between runs: the OS keyring (shared with
+    /// flytekit), a file only you can read (for machines without a keyring), or memory only.
+    #[arg(long, global = true, value_enum, env = "FLYTE_AUTH_STORE", default_value_t = Store::Keyring)]
+    store: Store,
     /// Output format: text, or json (results on stdout, prompts as JSON lines on stderr).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -56,6 +60,13 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Keyring,
+    File,
+    Memory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -218,6 +229,15 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         .interactive(!cli.non_interactive)
         .no_browser(cli.no_browser)
         .device_presenter(presenter);
+    match cli.store {
+        Store::Keyring => {}
+        Store::File => {
+            let file: std::sync::Arc<dyn flyte_auth::CredentialStore> =
+                std::sync::Arc::new(flyte_auth::keyring::FileStore::new()?);
+            options = options.store(Some(file));
+        }
+        Store::Memory => options = options.use_keyring(false),
+    }
     if cli.output == Output::Json {
         options = options.browser_prompt(std::sync::Arc::new(|url: &str| {
             eprintln!(
@@ -233,7 +253,9 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     let auth = &configured.authenticator;
     match cli.command {
         Command::Login => {
-            auth.clear().await?;
+            // Start from a clean slate. A store that cannot delete has already logged why;
+            // it must not stop the login (the new credentials overwrite the old ones).
+            let _ = auth.clear().await;
             let creds = auth.credentials().await?;
             let summary = summary(&configured, &settings, Some(&creds));
             match cli.output {

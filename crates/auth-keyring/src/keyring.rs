@@ -117,8 +117,8 @@ impl Backend {
             KeyringError::NoStorageAccess(_) => self.locked_advice(),
             KeyringError::PlatformFailure(_) => self.failure_advice(),
             KeyringError::NoDefaultStore | KeyringError::NotSupportedByStore(_) => {
-                "this platform has no supported keyring: configure flyte-auth to use its file \
-                 store or no credential store"
+                "this platform has no supported keyring: choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
             _ => ALTERNATIVES,
         }
@@ -132,18 +132,18 @@ impl Backend {
             ))]
             Backend::SecretService => {
                 "the keyring is locked or access was refused: unlock your keyring (log in to the \
-                 desktop, or run `gnome-keyring-daemon --unlock`), or configure flyte-auth to use \
-                 its file store or no credential store"
+                 desktop, or run `gnome-keyring-daemon --unlock`), or choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
             #[cfg(target_os = "linux")]
             Backend::Keyutils => {
                 "the kernel refused access to the session keyring: run inside a login session \
-                 (or under `keyctl session -`), or configure flyte-auth to use its file store or \
-                 no credential store"
+                 (or under `keyctl session -`), or choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
             _ => {
-                "access to the keyring was refused: unlock it, or configure flyte-auth to use its \
-                 file store or no credential store"
+                "access to the keyring was refused: unlock it, or choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
         }
     }
@@ -157,8 +157,8 @@ impl Backend {
             Backend::SecretService => {
                 "is there a Secret Service on the D-Bus session bus? Install and start \
                  gnome-keyring (or KeePassXC with its Secret Service integration), make sure \
-                 DBUS_SESSION_BUS_ADDRESS is set, or configure flyte-auth to use its file store \
-                 or no credential store"
+                 DBUS_SESSION_BUS_ADDRESS is set, or choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
             _ => ALTERNATIVES,
         }
@@ -172,18 +172,18 @@ impl Backend {
             ))]
             Backend::SecretService => {
                 "the Secret Service did not answer (is gnome-keyring-daemon hung? restart it), or \
-                 configure flyte-auth to use its file store or no credential store"
+                 choose another credential store (`flyte-auth --store file` or `--store memory`)"
             }
             _ => {
-                "the keyring did not answer: check it, or configure flyte-auth to use its file \
-                 store or no credential store"
+                "the keyring did not answer: check it, or choose another credential store \
+                 (`flyte-auth --store file` or `--store memory`)"
             }
         }
     }
 }
 
-const ALTERNATIVES: &str = "credentials are kept in memory; to avoid this, fix the keyring or configure flyte-auth to \
-     use its file store or no credential store";
+const ALTERNATIVES: &str = "credentials are kept in memory; to avoid this, fix the keyring or choose \
+     another credential store (`flyte-auth --store file` or `--store memory`)";
 
 #[cfg(target_os = "macos")]
 fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {

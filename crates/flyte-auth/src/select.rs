@@ -191,15 +191,7 @@ fn external_command(
     if let Some(w) = settings.token_refresh_window {
         b = b.refresh_window(Some(w));
     }
-    let auth = b
-        .build()
-        .map_err(|e| AuthError::configuration(e.to_string()))?;
-    Ok(Configured {
-        authenticator: SharedAuthenticator::new(auth),
-        mode: AuthMode::ExternalCommand,
-        store_key,
-        client_config: None,
-    })
+    configured(b.build()?, AuthMode::ExternalCommand, store_key, None)
 }
 
 #[cfg(not(feature = "command"))]
@@ -218,7 +210,7 @@ mod http {
     use auth_oauth2::{FlyteDiscovery, HttpClient, TransportOptions};
 
     /// TLS, proxy and proxy-authorization settings for every HTTP call.
-    pub(super) fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
+    fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
         let mut t = TransportOptions::new()
             .with_insecure_skip_verify(settings.insecure_skip_verify)
             .with_proxy_url(settings.http_proxy_url.clone())
@@ -239,10 +231,9 @@ mod http {
     fn proxy_authenticator(
         argv: Vec<String>,
     ) -> Result<Arc<dyn auth_core::Authenticator>, AuthError> {
-        let auth = auth_command::CommandAuthenticator::proxy_authorization(argv)
-            .build()
-            .map_err(|e| AuthError::configuration(e.to_string()))?;
-        Ok(Arc::new(auth))
+        Ok(Arc::new(
+            auth_command::CommandAuthenticator::proxy_authorization(argv).build()?,
+        ))
     }
 
     #[cfg(not(feature = "command"))]
@@ -252,8 +243,17 @@ mod http {
         ))
     }
 
+    /// One HTTP client with the configured transport, shared by discovery and the flow.
+    pub(super) fn client_and_config(
+        settings: &Settings,
+    ) -> Result<(HttpClient, Arc<dyn ClientConfigStore>), AuthError> {
+        let client = HttpClient::new(&transport(settings)?)?;
+        let config = config_store(settings, &client)?;
+        Ok((client, config))
+    }
+
     /// Static endpoints when `tokenUrl` is configured, else discovery from the Flyte endpoint.
-    pub(super) fn config_store(
+    fn config_store(
         settings: &Settings,
         http: &HttpClient,
     ) -> Result<Arc<dyn ClientConfigStore>, AuthError> {
@@ -298,15 +298,29 @@ mod http {
     }
 }
 
+/// What [`from_config`] returns for a built authenticator.
+#[allow(dead_code)]
+fn configured(
+    authenticator: impl auth_core::Authenticator + 'static,
+    mode: AuthMode,
+    store_key: String,
+    client_config: Option<Arc<dyn ClientConfigStore>>,
+) -> Result<Configured, AuthError> {
+    Ok(Configured {
+        authenticator: SharedAuthenticator::new(authenticator),
+        mode,
+        store_key,
+        client_config,
+    })
+}
+
 #[cfg(feature = "clientcreds")]
 fn client_secret(
     settings: &Settings,
     options: &FromConfigOptions,
     store_key: String,
 ) -> Result<Configured, AuthError> {
-    let transport = http::transport(settings)?;
-    let client = auth_oauth2::HttpClient::new(&transport)?;
-    let config = http::config_store(settings, &client)?;
+    let (client, config) = http::client_and_config(settings)?;
     let client_id = settings.client_id.clone().ok_or_else(|| {
         AuthError::configuration(
             "auth mode ClientSecret needs admin.clientId (or FLYTE_CREDENTIALS_CLIENT_ID)",
@@ -322,7 +336,7 @@ fn client_secret(
         .client_id(client_id)
         .client_secret(secret)
         .config_store(config.clone())
-        .transport(transport)
+        .http_client(client)
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .store_key(store_key.clone());
@@ -339,15 +353,7 @@ fn client_secret(
     if let Some(h) = &settings.authorization_header {
         b = b.header_key(h.clone());
     }
-    let auth = b
-        .build()
-        .map_err(|e| AuthError::configuration(e.to_string()))?;
-    Ok(Configured {
-        authenticator: SharedAuthenticator::new(auth),
-        mode: AuthMode::ClientSecret,
-        store_key,
-        client_config: Some(config),
-    })
+    configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config))
 }
 
 #[cfg(not(feature = "clientcreds"))]
@@ -361,12 +367,10 @@ fn pkce(
     options: &FromConfigOptions,
     store_key: String,
 ) -> Result<Configured, AuthError> {
-    let transport = http::transport(settings)?;
-    let client = auth_oauth2::HttpClient::new(&transport)?;
-    let config = http::config_store(settings, &client)?;
+    let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_pkce::PkceAuthenticator::builder()
         .config_store(config.clone())
-        .transport(transport)
+        .http_client(client)
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options))
@@ -379,15 +383,7 @@ fn pkce(
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
     }
-    let auth = b
-        .build()
-        .map_err(|e| AuthError::configuration(e.to_string()))?;
-    Ok(Configured {
-        authenticator: SharedAuthenticator::new(auth),
-        mode: AuthMode::Pkce,
-        store_key,
-        client_config: Some(config),
-    })
+    configured(b.build()?, AuthMode::Pkce, store_key, Some(config))
 }
 
 #[cfg(not(feature = "pkce"))]
@@ -401,12 +397,10 @@ fn device_flow(
     options: &FromConfigOptions,
     store_key: String,
 ) -> Result<Configured, AuthError> {
-    let transport = http::transport(settings)?;
-    let client = auth_oauth2::HttpClient::new(&transport)?;
-    let config = http::config_store(settings, &client)?;
+    let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_device::DeviceCodeAuthenticator::builder()
         .config_store(config.clone())
-        .transport(transport)
+        .http_client(client)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options), store_key.clone())
         .interactive(options.interactive);
@@ -416,15 +410,7 @@ fn device_flow(
     if let Some(t) = settings.device_flow_timeout {
         b = b.time_limit(t);
     }
-    let auth = b
-        .build()
-        .map_err(|e| AuthError::configuration(e.to_string()))?;
-    Ok(Configured {
-        authenticator: SharedAuthenticator::new(auth),
-        mode: AuthMode::DeviceFlow,
-        store_key,
-        client_config: Some(config),
-    })
+    configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config))
 }
 
 #[cfg(not(feature = "device"))]

@@ -268,3 +268,59 @@ fn device_flow_login_then_refresh_after_expiry_without_prompt() {
         "a new access token after expiry"
     );
 }
+
+#[test]
+fn file_store_carries_credentials_without_a_keyring() {
+    let Some(issuer) = require_issuer("file_store_carries_credentials_without_a_keyring") else {
+        return;
+    };
+    // No Secret Service at all: the file store is the explicit choice.
+    let u = User::new(&issuer).env("FLYTE_AUTH_STORE", "file");
+    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = cfg.to_str().unwrap();
+    let r = u.run(&["--config", cfg, "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        !r.stderr.contains("keyring"),
+        "no keyring warning with --store file: {}",
+        r.stderr
+    );
+    let r = u.run(&["--config", cfg, "--non-interactive", "token"]);
+    assert_eq!(r.code, 0, "the second process read the file store: {r:?}");
+    let dir = u.home.path().join(".local/state/flyte-auth/credentials");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("credentials dir")
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = files[0].metadata().unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the user can read the credentials file");
+    let r = u.run(&["--config", cfg, "--store", "memory", "status"]);
+    assert_eq!(
+        r.code, 1,
+        "memory store sees nothing from earlier processes: {r:?}"
+    );
+}
+
+#[test]
+fn a_broken_keyring_never_fails_a_login() {
+    let Some(issuer) = require_issuer("a_broken_keyring_never_fails_a_login") else {
+        return;
+    };
+    // User::new points DBUS_SESSION_BUS_ADDRESS at a socket that does not exist.
+    let u = User::new(&issuer);
+    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let r = u.run(&["--config", cfg.to_str().unwrap(), "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("WARN") && r.stderr.contains("--store file"),
+        "a warning that says what to do: {}",
+        r.stderr
+    );
+    let r = u.run(&["--config", cfg.to_str().unwrap(), "-o", "json", "token"]);
+    assert_eq!(
+        r.code, 0,
+        "token still works (after a new login, in memory): {r:?}"
+    );
+}
