@@ -99,7 +99,14 @@ fn test(extra: &[String]) -> Result {
     // first, so a test never runs a stale one.
     env::step(
         "cargo build --bins",
-        &["cargo", "build", "--locked", "--workspace", "--all-features", "--bins"],
+        &[
+            "cargo",
+            "build",
+            "--locked",
+            "--workspace",
+            "--all-features",
+            "--bins",
+        ],
         &[],
     )?;
     let idp = env::Idp::start()?;
