@@ -93,6 +93,9 @@ fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
     s.parse::<AuthMode>().map_err(|e| e.to_string())
 }
 
+/// A token this close to expiry counts as expired, as in the token engine (its hard skew).
+const VALID_SKEW: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Exit codes of DESIGN.md §5.
 mod exit {
     pub(crate) const FAILURE: u8 = 1;
@@ -142,12 +145,15 @@ fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLYTE_AUTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    // With -o json every line on stderr is JSON, log lines included.
+    let _ = match cli.output {
+        Output::Json => builder.json().try_init(),
+        Output::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
 }
 
 /// Why the command failed, with the exit code that says so.
@@ -272,6 +278,12 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         }
         Command::Token => {
             let creds = auth.credentials().await?;
+            // The discovered header key, only for -o json: plain `token` makes no request
+            // when a valid token is stored.
+            let header_key = match cli.output {
+                Output::Json => auth.authorization_header().await?.0,
+                Output::Text => String::new(),
+            };
             let mut out = std::io::stdout().lock();
             let written = match cli.output {
                 Output::Text => writeln!(out, "{}", creds.access_token().secret()),
@@ -281,7 +293,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
                         "access_token": creds.access_token().secret(),
                         "token_type": creds.token_type(),
                         "expires_at": expires,
-                        "header_key": auth.header_key(),
+                        "header_key": header_key,
                     });
                     writeln!(out, "{v}")
                 }
@@ -299,7 +311,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             let now = SystemTime::now();
             let valid = stored
                 .as_ref()
-                .is_some_and(|c| !c.is_expired_at(now, std::time::Duration::ZERO));
+                .is_some_and(|c| !c.is_expired_at(now, VALID_SKEW));
             match cli.output {
                 Output::Json => println!("{}", summary(&configured, &settings, stored.as_ref())),
                 Output::Text => print_status(&configured, &settings, stored.as_ref(), valid),
@@ -353,13 +365,12 @@ fn summary(
     serde_json::json!({
         "endpoint": configured.store_key,
         "flow": settings.auth_mode.to_string(),
-        "logged_in": creds.is_some_and(|c| !c.is_expired_at(now, std::time::Duration::ZERO)),
+        "logged_in": creds.is_some_and(|c| !c.is_expired_at(now, VALID_SKEW)),
         "expires_at": creds.and_then(Credentials::expires_at).map(timefmt::rfc3339),
         "expires_in_secs": creds.and_then(Credentials::expires_at).and_then(|t| t.duration_since(now).ok()).map(|d| d.as_secs()),
         "scopes": creds.map(|c| c.scopes().to_vec()).unwrap_or_default(),
         "subject": creds.and_then(subject),
         "has_refresh_token": creds.is_some_and(|c| c.refresh_token().is_some()),
-        "header_key": configured.authenticator.header_key(),
     })
 }
 
@@ -426,7 +437,7 @@ async fn show_config(
         "insecure": settings.insecure,
         "insecure_skip_verify": settings.insecure_skip_verify,
         "ca_cert_file_path": settings.ca_cert_file_path.as_ref().map(|p| p.display().to_string()),
-        "http_proxy_url": settings.http_proxy_url,
+        "http_proxy_url": settings.http_proxy_url.as_deref().map(flyte_auth::config::redact_url_userinfo),
         "auth_mode": settings.auth_mode.to_string(),
         "client_id": settings.client_id,
         "client_secret": settings.client_secret.as_ref().map(|_| "[redacted]"),

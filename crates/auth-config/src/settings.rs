@@ -133,7 +133,10 @@ impl Settings {
                     .as_ref()
                     .map(|p| p.display().to_string()),
             ),
-            ("httpProxyURL", self.http_proxy_url.clone()),
+            (
+                "httpProxyURL",
+                self.http_proxy_url.as_deref().map(redact_url_userinfo),
+            ),
             ("authType", Some(self.auth_mode.to_string())),
             ("clientId", self.client_id.clone()),
             ("clientSecret", secret),
@@ -186,7 +189,10 @@ impl fmt::Debug for Settings {
             .field("insecure", &self.insecure)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .field("ca_cert_file_path", &self.ca_cert_file_path)
-            .field("http_proxy_url", &self.http_proxy_url)
+            .field(
+                "http_proxy_url",
+                &self.http_proxy_url.as_deref().map(redact_url_userinfo),
+            )
             .field("auth_mode", &self.auth_mode)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
@@ -271,5 +277,41 @@ mod tests {
             SecretSource::Inline.to_string(),
             "environment variable FLYTE_CREDENTIALS_CLIENT_SECRET"
         );
+    }
+}
+
+/// A URL with its user name and password (proxy credentials) replaced by `[redacted]`:
+/// `http://alice:hunter2@proxy:3128` becomes `http://[redacted]@proxy:3128`.
+pub fn redact_url_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}[redacted]{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url_userinfo;
+
+    #[test]
+    fn proxy_credentials_are_redacted() {
+        assert_eq!(
+            redact_url_userinfo("http://alice:hunter2@proxy:3128"),
+            "http://[redacted]@proxy:3128"
+        );
+        assert_eq!(
+            redact_url_userinfo("http://a@b:c@proxy/x@y"),
+            "http://[redacted]@proxy/x@y"
+        );
+        assert_eq!(
+            redact_url_userinfo("http://proxy:3128/p?u=a@b"),
+            "http://proxy:3128/p?u=a@b"
+        );
+        assert_eq!(redact_url_userinfo("user:pw@proxy"), "[redacted]@proxy");
     }
 }

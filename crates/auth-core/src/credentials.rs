@@ -185,10 +185,8 @@ pub fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Val
 /// The `exp` claim of a JWT as an absolute time, read without verification.
 pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
     let exp = jwt_claims(token)?.get("exp")?.as_f64()?;
-    if !exp.is_finite() || exp < 0.0 {
-        return None;
-    }
-    UNIX_EPOCH.checked_add(Duration::from_secs_f64(exp))
+    // Untrusted input: a huge or negative `exp` means "unknown", never a panic.
+    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(exp).ok()?)
 }
 
 #[cfg(test)]

@@ -365,7 +365,14 @@ impl TokenEngine {
                 return Ok(entry.credentials.clone());
             }
             if entry.usable(now) {
-                self.inner.start_refresh_ahead(now);
+                // A background refresh never opens a browser or a device prompt: a source that
+                // needs a person refreshes ahead only with a refresh token, and otherwise logs
+                // in at the hard deadline, with a caller waiting.
+                if !self.inner.source.is_interactive()
+                    || entry.credentials.refresh_token().is_some()
+                {
+                    self.inner.start_refresh_ahead(now);
+                }
                 return Ok(entry.credentials.clone());
             }
         }
@@ -631,8 +638,25 @@ impl Inner {
                 Ok(None) => {}
                 Err(e) if e.is_invalid_grant() => {
                     tracing::info!(error = %e, "the refresh token was rejected; a new login is needed");
-                    previous = Some(prev.clone().without_refresh_token());
-                    self.delete_from_store().await;
+                    let kept = prev.clone().without_refresh_token();
+                    let now = self.options.clock.now();
+                    if kept.is_expired_at(now, self.options.hard_skew) {
+                        self.delete_from_store().await;
+                    } else if reason == AcquireReason::RefreshAhead && self.source.is_interactive()
+                    {
+                        // The access token is still valid: keep serving it (and keep it stored)
+                        // and log in at the hard deadline, when a caller waits for it.
+                        self.save(&kept).await;
+                        if let Some(entry) = self.current.load_full() {
+                            let same_deadlines = Entry {
+                                credentials: kept.clone(),
+                                ..*entry
+                            };
+                            self.current.store(Some(Arc::new(same_deadlines)));
+                        }
+                        return Ok(kept);
+                    }
+                    previous = Some(kept);
                 }
                 Err(e) => return Err(e),
             }
@@ -661,14 +685,18 @@ impl Inner {
     /// Saves new credentials (before anyone sees them, so a rotated refresh token is never
     /// lost) and installs them in the cache.
     async fn accept(&self, credentials: Credentials, reason: AcquireReason) -> Credentials {
-        if let Some(store) = &self.options.store
-            && let Err(e) = store.save(&self.options.store_key, &credentials).await
-        {
-            tracing::warn!(error = %e, "could not save credentials; keeping them in memory only");
-        }
+        self.save(&credentials).await;
         let now = self.options.clock.now();
         self.install(credentials.clone(), now, reason == AcquireReason::Rejected);
         credentials
+    }
+
+    async fn save(&self, credentials: &Credentials) {
+        if let Some(store) = &self.options.store
+            && let Err(e) = store.save(&self.options.store_key, credentials).await
+        {
+            tracing::warn!(error = %e, "could not save credentials; keeping them in memory only");
+        }
     }
 
     fn install(&self, credentials: Credentials, now: SystemTime, replaces_rejected: bool) {

@@ -405,3 +405,80 @@ fn backoff_is_capped_and_jittered() {
         assert!(b >= full / 2, "{b:?} < half of {full:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn refresh_ahead_never_starts_an_interactive_login_in_the_background() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    source.script_fetch([
+        Step::Token("at-1", None, Some(3600)),
+        Step::Token("at-2", None, Some(3600)),
+    ]);
+    let engine = engine_with(source.clone(), clock);
+    engine.credentials().await.unwrap();
+    // Inside the soft window, with no refresh token: keep serving, no background login.
+    tokio::time::advance(Duration::from_secs(3600 - 15)).await;
+    for _ in 0..10 {
+        assert_eq!(
+            engine.credentials().await.unwrap().access_token().secret(),
+            "at-1"
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        settle().await;
+    }
+    assert_eq!(source.fetches(), 1, "no login while nobody waits for one");
+    // Past the hard deadline the caller waits for the one login.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-2"
+    );
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_refresh_token_ahead_of_expiry_keeps_the_valid_token_and_defers_login() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(MemoryStore::new());
+    source.script_fetch([
+        Step::Token("at-1", Some("rt-1"), Some(3600)),
+        Step::Token("at-2", Some("rt-2"), Some(3600)),
+    ]);
+    source.script_refresh([Step::Fail(invalid_grant())]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "k"),
+    );
+    engine.credentials().await.unwrap();
+    tokio::time::advance(Duration::from_secs(3600 - 15)).await;
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    settle().await;
+    assert_eq!((source.refreshes(), source.fetches()), (1, 1));
+    let stored = store
+        .load("k")
+        .await
+        .unwrap()
+        .expect("the valid token stays stored");
+    assert_eq!(stored.access_token().secret(), "at-1");
+    assert!(
+        stored.refresh_token().is_none(),
+        "the rejected refresh token is gone"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            engine.credentials().await.unwrap().access_token().secret(),
+            "at-1"
+        );
+        settle().await;
+    }
+    assert_eq!(source.fetches(), 1, "no background login");
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-2"
+    );
+}
