@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust.
 //!
-//! - `cargo xtask ci`    everything CI runs, in order: fmt, clippy, docs, deps, then `test`.
+//! - `cargo xtask ci`    everything CI runs, in order: fmt, clippy, docs, deps, the facade's
+//!   feature sets, then `test`.
 //! - `cargo xtask test`  installs what is missing, starts the real identity provider, runs the
 //!   whole workspace's tests (real keyring tests included), stops the provider.
 //! - `cargo xtask demo`  the main job end to end: the `flyte-auth` command through every flow.
@@ -88,7 +89,41 @@ fn ci() -> Result {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     deps::run()?;
+    features()?;
     test(&[])
+}
+
+/// The facade with no feature, each feature alone, and all of them: feature unification in
+/// the workspace build cannot hide a missing `#[cfg]` or dependency feature this way.
+fn features() -> Result {
+    const SETS: &[&str] = &[
+        "",
+        "pkce",
+        "device",
+        "clientcreds",
+        "command",
+        "keyring",
+        "config",
+        "qr",
+        "full",
+    ];
+    for set in SETS {
+        let mut argv = vec![
+            "cargo",
+            "clippy",
+            "--locked",
+            "-q",
+            "-p",
+            "flyte-auth",
+            "--no-default-features",
+        ];
+        if !set.is_empty() {
+            argv.extend(["--features", set]);
+        }
+        argv.extend(["--", "-D", "warnings"]);
+        env::step(&format!("facade features [{set}]"), &argv, &[])?;
+    }
+    Ok(())
 }
 
 /// The README's test command: everything, with real servers.
