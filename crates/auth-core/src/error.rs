@@ -57,6 +57,12 @@ impl ErrorKind {
 }
 
 /// An OAuth 2.0 error response (RFC 6749 §5.2, RFC 8628 §3.5), kept as data.
+///
+/// Besides the three members of RFC 6749, it keeps the one other member a client acts on:
+/// `interval`, which some servers send with `slow_down` to say how long to wait between
+/// polls from now on. Other members are not kept: an error body is the server's free-form
+/// JSON, and keeping only named, typed members means nothing unexpected (request data echoed
+/// back, large documents) ends up in errors that are logged and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OAuthErrorResponse {
@@ -66,6 +72,10 @@ pub struct OAuthErrorResponse {
     pub error_description: Option<String>,
     /// The optional `error_uri`.
     pub error_uri: Option<String>,
+    /// The `interval` member (whole seconds on the wire), when the server sent one: the
+    /// polling interval it asks for from now on, typically with `slow_down` (RFC 8628 §3.5).
+    /// Not shown by `Display`.
+    pub interval: Option<Duration>,
 }
 
 impl OAuthErrorResponse {
@@ -75,6 +85,7 @@ impl OAuthErrorResponse {
             error: error.into(),
             error_description: None,
             error_uri: None,
+            interval: None,
         }
     }
 
@@ -87,6 +98,12 @@ impl OAuthErrorResponse {
     /// Sets `error_uri`.
     pub fn with_uri(mut self, uri: impl Into<String>) -> Self {
         self.error_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `interval`, the polling interval the server asks for.
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
         self
     }
 }
@@ -427,6 +444,20 @@ mod tests {
             e.to_string(),
             "the identity provider refused the request: token request to https://idp/token: \
              invalid_client: client authentication failed (HTTP 401)"
+        );
+    }
+
+    #[test]
+    fn interval_is_data_not_display() {
+        let slow = OAuthErrorResponse::new("slow_down").with_interval(Duration::from_secs(30));
+        assert_eq!(slow.interval, Some(Duration::from_secs(30)));
+        assert_eq!(OAuthErrorResponse::new("slow_down").interval, None);
+        assert_ne!(slow, OAuthErrorResponse::new("slow_down"));
+        assert_eq!(slow.to_string(), "slow_down");
+        let e = AuthError::oauth(slow, Some(400));
+        assert_eq!(
+            e.oauth_error().and_then(|o| o.interval),
+            Some(Duration::from_secs(30))
         );
     }
 

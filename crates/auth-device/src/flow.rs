@@ -242,8 +242,10 @@ impl DeviceSource {
             };
             let next = match classify(&error) {
                 PollError::Pending => Answer::Pending,
+                // RFC 8628 §3.5: +5 s for this and every later poll, or the server's own
+                // `interval` from the error body when it asks for more.
                 PollError::SlowDown => Answer::SlowDown {
-                    server_interval: None,
+                    server_interval: error.oauth_error().and_then(|o| o.interval),
                 },
                 PollError::Transient => Answer::Transient {
                     retry_after: error.retry_after(),

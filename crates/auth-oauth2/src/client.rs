@@ -406,7 +406,8 @@ fn seconds(value: &Lenient, member: &str) -> Option<u64> {
     }
 }
 
-fn value_seconds(value: &Value, member: &str) -> Option<u64> {
+/// [`seconds`] for a member of a JSON object.
+pub(crate) fn value_seconds(value: &Value, member: &str) -> Option<u64> {
     let lenient = match value {
         Value::Number(n) => Lenient::Num(n.clone()),
         Value::String(s) => Lenient::Str(s.clone()),
@@ -530,6 +531,7 @@ pub(crate) struct TokenBody {
     error: Option<Lenient>,
     error_description: Option<Lenient>,
     error_uri: Option<Lenient>,
+    interval: Option<Lenient>,
 }
 
 /// Credentials from a 2xx token response (or the OAuth error it carries).
@@ -550,6 +552,9 @@ pub(crate) fn parse_token_response(
         }
         if let Some(u) = body.error_uri.and_then(Lenient::into_string) {
             oauth = oauth.with_uri(sanitize(&u, 500));
+        }
+        if let Some(secs) = body.interval.as_ref().and_then(|v| seconds(v, "interval")) {
+            oauth = oauth.with_interval(Duration::from_secs(secs));
         }
         return Err(AuthError::oauth(oauth, Some(status)));
     }

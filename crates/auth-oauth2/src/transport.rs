@@ -596,7 +596,8 @@ fn status_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]
     }
 }
 
-/// Parses an OAuth error body (`error`, `error_description`, `error_uri`), if it is one.
+/// Parses an OAuth error body (`error`, `error_description`, `error_uri`, and `interval`
+/// for `slow_down`), if it is one. Nothing else in the body is kept.
 pub(crate) fn parse_oauth_error(body: &[u8]) -> Option<OAuthErrorResponse> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     oauth_error_from(value.as_object()?)
@@ -623,6 +624,12 @@ pub(crate) fn oauth_error_from(
         .filter(|s| !s.is_empty())
     {
         response = response.with_uri(sanitize(u, 500));
+    }
+    if let Some(secs) = map
+        .get("interval")
+        .and_then(|v| crate::client::value_seconds(v, "interval"))
+    {
+        response = response.with_interval(Duration::from_secs(secs));
     }
     Some(response)
 }

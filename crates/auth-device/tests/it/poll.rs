@@ -65,6 +65,50 @@ async fn slow_down_from_the_test_client_script_keeps_the_larger_interval() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn slow_down_with_a_larger_server_interval_uses_it_for_every_later_poll() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({})),
+        vec![pending(), slow_down_to(30), pending(), slow_down()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter)
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    // 5 s; slow_down asking for 30 s (more than 5 + 5): 30 s from then on; a plain slow_down
+    // adds 5 s to that.
+    assert_eq!(
+        clock.layer.poll_gaps(),
+        [SECS(5), SECS(5), SECS(30), SECS(30), SECS(35)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_down_with_a_smaller_server_interval_still_adds_five_seconds() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({})),
+        vec![slow_down_to(2), pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter)
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    // A server interval below interval + 5 s never makes polling faster than RFC 8628 asks.
+    assert_eq!(clock.layer.poll_gaps(), [SECS(5), SECS(10), SECS(10)]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_code_expiry_is_the_deadline() {
     let clock = Clocked::install();
     let server = idp(

@@ -189,6 +189,11 @@ pub(crate) fn slow_down() -> ResponseTemplate {
     oauth_error("slow_down")
 }
 
+/// `slow_down` with the server's new `interval` (whole seconds) in the error body.
+pub(crate) fn slow_down_to(interval: u64) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({ "error": "slow_down", "interval": interval }))
+}
+
 pub(crate) fn unavailable() -> ResponseTemplate {
     ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>")
 }

@@ -297,6 +297,55 @@ async fn device_polling_errors_carry_the_code() {
 }
 
 #[tokio::test]
+async fn slow_down_keeps_the_servers_interval_and_nothing_else() {
+    // The interval as a number, as a numeric string (a quirk), absent, and not a number.
+    for (interval, want) in [
+        (json!(30), Some(Duration::from_secs(30))),
+        (json!("12"), Some(Duration::from_secs(12))),
+        (serde_json::Value::Null, None),
+        (json!("soon"), None),
+    ] {
+        let mut body = json!({
+            "error": "slow_down",
+            "device_code": "echoed-dc-4711",
+            "nested": {"x": 1},
+        });
+        if !interval.is_null() {
+            body["interval"] = interval.clone();
+        }
+        let (_s, url) = token_server(ResponseTemplate::new(400).set_body_json(body)).await;
+        let e = OAuth2Client::new(http(), "cli")
+            .poll_device_token(&url, &DeviceCode::new("dc"), &[])
+            .await
+            .unwrap_err();
+        let oauth = e.oauth_error().expect("oauth error");
+        assert_eq!(oauth.error, "slow_down");
+        assert_eq!(oauth.interval, want, "interval {interval}");
+        // Other members of the body are not kept.
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("echoed-dc-4711"), "{text}");
+        assert!(!text.contains("nested"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_slow_down_keeps_the_interval_too() {
+    let (_s, url) = token_server(
+        ResponseTemplate::new(200).set_body_json(json!({"error": "slow_down", "interval": 25})),
+    )
+    .await;
+    let e = OAuth2Client::new(http(), "cli")
+        .poll_device_token(&url, &DeviceCode::new("dc"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.oauth_error_code(), Some("slow_down"));
+    assert_eq!(
+        e.oauth_error().and_then(|o| o.interval),
+        Some(Duration::from_secs(25))
+    );
+}
+
+#[tokio::test]
 async fn too_many_requests_honours_retry_after() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
