@@ -34,6 +34,10 @@ pub struct ClientConfig {
     pub audience: Option<String>,
     /// The issuer, when known (used to check RFC 9207 `iss` on redirects).
     pub issuer: Option<String>,
+    /// Whether the provider advertises `authorization_response_iss_parameter_supported`
+    /// (RFC 9207 §3): its authorization responses always carry `iss`, so a browser login
+    /// refuses a redirect without one (a mix-up attack). False by default and when unknown.
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +52,7 @@ impl Default for ClientConfig {
             header_key: DEFAULT_HEADER_KEY.to_string(),
             audience: None,
             issuer: None,
+            authorization_response_iss_parameter_supported: false,
         }
     }
 }
@@ -107,6 +112,12 @@ impl ClientConfig {
         self.issuer = non_empty(issuer.into());
         self
     }
+
+    /// Sets whether the provider advertises RFC 9207 `iss` in authorization responses.
+    pub fn with_authorization_response_iss_parameter_supported(mut self, supported: bool) -> Self {
+        self.authorization_response_iss_parameter_supported = supported;
+        self
+    }
 }
 
 /// `None` for an empty (or all-blank) string: configuration and discovery documents use empty
@@ -141,5 +152,18 @@ impl StaticClientConfigStore {
 impl ClientConfigStore for StaticClientConfigStore {
     async fn client_config(&self) -> Result<ClientConfig, AuthError> {
         Ok(self.config.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iss_parameter_support_is_off_unless_set() {
+        let config = ClientConfig::new("https://idp/token", "cli");
+        assert!(!config.authorization_response_iss_parameter_supported);
+        let config = config.with_authorization_response_iss_parameter_supported(true);
+        assert!(config.authorization_response_iss_parameter_supported);
     }
 }

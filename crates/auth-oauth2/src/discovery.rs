@@ -10,6 +10,42 @@ use security_model::{OAuth2MetadataResponse, PublicClientAuthConfigResponse};
 
 use crate::transport::{HttpClient, parse_url};
 
+/// An authorization server metadata document: Flyte's message, plus the members it lacks that
+/// a flow needs, read from the same JSON.
+#[derive(Debug, serde::Deserialize)]
+struct MetadataDocument {
+    #[serde(flatten)]
+    metadata: OAuth2MetadataResponse,
+    /// RFC 9207 §3. Not in Flyte's `OAuth2MetadataResponse` (a protobuf message), so a Flyte
+    /// admin that renders that message never sends it; a provider's own document does.
+    #[serde(default, alias = "authorizationResponseIssParameterSupported")]
+    authorization_response_iss_parameter_supported: Option<serde_json::Value>,
+}
+
+impl MetadataDocument {
+    /// `authorization_response_iss_parameter_supported`: `true` (or the string `"true"`, a
+    /// quirk) means supported; absent or anything else means not.
+    fn iss_parameter_supported(&self) -> bool {
+        match &self.authorization_response_iss_parameter_supported {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => {
+                tracing::debug!(
+                    "authorization_response_iss_parameter_supported sent as a string; accepting it"
+                );
+                true
+            }
+            Some(other) => {
+                tracing::debug!(
+                    value = %other,
+                    "authorization_response_iss_parameter_supported is not a boolean; taking it as false"
+                );
+                false
+            }
+        }
+    }
+}
+
 /// Fetches once and shares the result with every concurrent caller; a failure is shared by
 /// the callers that waited for it, and the next call tries again.
 #[derive(Debug, Default)]
@@ -58,6 +94,10 @@ impl SharedFetch {
 ///
 /// Values given to the `with_*` methods beat the discovered ones. Discovery runs once and its
 /// result is shared by concurrent callers; after a failure the next call tries again.
+///
+/// The metadata document's `authorization_response_iss_parameter_supported` (RFC 9207), when
+/// present (Flyte's own message lacks it; a provider's document has it), fills
+/// [`ClientConfig::authorization_response_iss_parameter_supported`].
 ///
 /// ```no_run
 /// use auth_core::ClientConfigStore;
@@ -133,15 +173,17 @@ impl FlyteDiscovery {
         let metadata_url = format!("{}/.well-known/oauth-authorization-server", self.base);
         let client_url = format!("{}/config/v1/flyte_client", self.base);
         parse_url(&metadata_url, "Flyte endpoint")?;
-        let (metadata, public) = tokio::join!(
-            self.http.get_json::<OAuth2MetadataResponse>(&metadata_url),
+        let (document, public) = tokio::join!(
+            self.http.get_json::<MetadataDocument>(&metadata_url),
             self.http
                 .get_json::<PublicClientAuthConfigResponse>(&client_url),
         );
         let context =
             |e: AuthError| e.context(format!("discovery from the Flyte endpoint {}", self.base));
-        let metadata = metadata.map_err(context)?;
+        let document = document.map_err(context)?;
         let public = public.map_err(context)?;
+        let iss_supported = document.iss_parameter_supported();
+        let metadata = document.metadata;
         let token_endpoint = non_empty(metadata.token_endpoint).ok_or_else(|| {
             AuthError::configuration(format!(
                 "{metadata_url} names no token_endpoint: configure tokenUrl, or check that \
@@ -168,11 +210,13 @@ impl FlyteDiscovery {
             .with_authorization_endpoint(metadata.authorization_endpoint)
             .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
             .with_redirect_uri(public.redirect_uri)
-            .with_issuer(metadata.issuer);
+            .with_issuer(metadata.issuer)
+            .with_authorization_response_iss_parameter_supported(iss_supported);
         config.scopes.retain(|s| !s.trim().is_empty());
         tracing::debug!(
             token_endpoint = %config.token_endpoint,
             header_key = %config.header_key,
+            iss_supported,
             "discovered the Flyte client configuration"
         );
         Ok(config)
@@ -189,7 +233,9 @@ impl ClientConfigStore for FlyteDiscovery {
 /// The client configuration of an OAuth 2.0 / OpenID Connect issuer: RFC 8414 metadata
 /// (`/.well-known/oauth-authorization-server`, inserted before the issuer's path), else
 /// OpenID discovery (`/.well-known/openid-configuration`, appended to the issuer). The
-/// document's `issuer` must equal the configured one (a trailing slash aside).
+/// document's `issuer` must equal the configured one (a trailing slash aside). Its
+/// `authorization_response_iss_parameter_supported` (RFC 9207) fills
+/// [`ClientConfig::authorization_response_iss_parameter_supported`].
 ///
 /// ```no_run
 /// use auth_core::ClientConfigStore;
@@ -258,12 +304,12 @@ impl IssuerDiscovery {
 
     async fn discover(&self) -> Result<ClientConfig, AuthError> {
         let [rfc8414, openid] = self.urls()?;
-        let metadata = match self.http.get_json::<OAuth2MetadataResponse>(&rfc8414).await {
+        let document = match self.http.get_json::<MetadataDocument>(&rfc8414).await {
             Ok(m) => m,
             Err(first) => {
                 tracing::debug!(error = %first, "no RFC 8414 metadata; trying OpenID discovery");
                 self.http
-                    .get_json::<OAuth2MetadataResponse>(&openid)
+                    .get_json::<MetadataDocument>(&openid)
                     .await
                     .map_err(|e| {
                         e.context(format!(
@@ -273,6 +319,8 @@ impl IssuerDiscovery {
                     })?
             }
         };
+        let iss_supported = document.iss_parameter_supported();
+        let metadata = document.metadata;
         if metadata.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
             return Err(AuthError::configuration(format!(
                 "the discovery document names the issuer {:?}, not the configured {:?}: \
@@ -290,7 +338,8 @@ impl IssuerDiscovery {
             .with_scopes(self.scopes.clone())
             .with_authorization_endpoint(metadata.authorization_endpoint)
             .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
-            .with_issuer(metadata.issuer);
+            .with_issuer(metadata.issuer)
+            .with_authorization_response_iss_parameter_supported(iss_supported);
         if let Some(a) = &self.audience {
             config = config.with_audience(a.clone());
         }

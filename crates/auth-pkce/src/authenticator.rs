@@ -157,7 +157,7 @@ pub struct PkceAuthenticatorBuilder {
     token_endpoint: Option<String>,
     config_store: Option<Arc<dyn ClientConfigStore>>,
     issuer: Option<String>,
-    require_iss: bool,
+    require_iss: Option<bool>,
     redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
     audience: Option<String>,
@@ -256,11 +256,17 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
-    /// Requires the `iss` parameter in login responses: set it when the provider advertises
-    /// `authorization_response_iss_parameter_supported` (RFC 9207). Off by default; a
-    /// response that carries `iss` is checked either way when the issuer is known.
+    /// Whether login responses must carry the `iss` parameter (RFC 9207), overriding the
+    /// config store's
+    /// [`authorization_response_iss_parameter_supported`](ClientConfig::authorization_response_iss_parameter_supported).
+    ///
+    /// Without this call, `iss` is required exactly when the configuration says the provider
+    /// advertises it (`auth_oauth2::FlyteDiscovery` and `auth_oauth2::IssuerDiscovery` read it
+    /// from the metadata document). `true` requires it from any provider; `false` accepts a
+    /// response without it even from one that advertises it. A response that carries `iss`
+    /// is checked either way when the issuer is known.
     pub fn require_issuer_in_response(mut self, require: bool) -> Self {
-        self.require_iss = require;
+        self.require_iss = Some(require);
         self
     }
 
@@ -529,6 +535,8 @@ struct Resolved {
     scopes: Vec<String>,
     audience: Option<String>,
     issuer: Option<String>,
+    /// Whether the login response must carry `iss`: the builder's override, else the config.
+    require_iss: bool,
 }
 
 /// The acquisition: a browser login, or the refresh grant.
@@ -541,7 +549,7 @@ struct PkceSource {
     token_endpoint: Option<String>,
     config_store: Option<Arc<dyn ClientConfigStore>>,
     issuer: Option<String>,
-    require_iss: bool,
+    require_iss: Option<bool>,
     redirect_uri: Option<String>,
     scopes: Option<Vec<String>>,
     audience: Option<String>,
@@ -589,6 +597,7 @@ impl PkceSource {
             header_key,
             audience,
             issuer,
+            authorization_response_iss_parameter_supported,
             ..
         } = config;
         if self.config_store.is_some() {
@@ -638,6 +647,9 @@ impl PkceSource {
             scopes: self.scopes.clone().unwrap_or(scopes),
             audience: self.audience.clone().or(audience),
             issuer: self.issuer.clone().or(issuer),
+            require_iss: self
+                .require_iss
+                .unwrap_or(authorization_response_iss_parameter_supported),
         })
     }
 
@@ -684,7 +696,7 @@ impl PkceSource {
         let expect = Expectation {
             state,
             issuer: r.issuer.clone(),
-            require_iss: self.require_iss,
+            require_iss: r.require_iss,
         };
         let client = r.client.clone();
         let token_endpoint = r.token_endpoint.clone();

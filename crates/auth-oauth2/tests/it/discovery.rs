@@ -263,3 +263,87 @@ async fn issuer_mismatch_is_refused() {
     assert_eq!(e.kind(), ErrorKind::Configuration);
     assert!(e.to_string().contains("https://evil.example"), "{e}");
 }
+
+#[tokio::test]
+async fn flyte_discovery_reads_the_rfc9207_flag_beside_flytes_message() {
+    // snake_case and camelCase, a string "true" (a quirk), absent, false, and junk.
+    for (member, value, want) in [
+        (
+            "authorization_response_iss_parameter_supported",
+            json!(true),
+            true,
+        ),
+        (
+            "authorizationResponseIssParameterSupported",
+            json!(true),
+            true,
+        ),
+        (
+            "authorization_response_iss_parameter_supported",
+            json!("true"),
+            true,
+        ),
+        (
+            "authorization_response_iss_parameter_supported",
+            json!(false),
+            false,
+        ),
+        (
+            "authorization_response_iss_parameter_supported",
+            json!(1),
+            false,
+        ),
+        (
+            "authorization_response_iss_parameter_supported",
+            json!(null),
+            false,
+        ),
+        ("unrelated", json!(true), false),
+    ] {
+        let server = flyte_server(
+            json!({
+                "issuer": "https://idp.example", "token_endpoint": "https://idp.example/token",
+                member: value,
+            }),
+            json!({"client_id": "flytectl"}),
+        )
+        .await;
+        let c = discovery(&server).client_config().await.expect("config");
+        assert_eq!(
+            c.authorization_response_iss_parameter_supported, want,
+            "{member}: {value}"
+        );
+        // The rest of the document is read as before.
+        assert_eq!(c.token_endpoint, "https://idp.example/token");
+        assert_eq!(c.issuer.as_deref(), Some("https://idp.example"));
+    }
+}
+
+#[tokio::test]
+async fn issuer_discovery_reads_the_rfc9207_flag() {
+    for (flag, want) in [(Some(true), true), (Some(false), false), (None, false)] {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        let mut document = json!({
+            "issuer": issuer, "token_endpoint": format!("{issuer}/token"),
+            "authorization_endpoint": format!("{issuer}/auth")
+        });
+        if let Some(flag) = flag {
+            document["authorization_response_iss_parameter_supported"] = json!(flag);
+        }
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(document))
+            .mount(&server)
+            .await;
+        let c = IssuerDiscovery::new(http(), &issuer, "cli")
+            .client_config()
+            .await
+            .expect("config");
+        assert_eq!(
+            c.authorization_response_iss_parameter_supported, want,
+            "{flag:?}"
+        );
+        assert_eq!(c.authorization_endpoint, Some(format!("{issuer}/auth")));
+    }
+}

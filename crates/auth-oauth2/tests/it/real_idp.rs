@@ -38,6 +38,8 @@ async fn real_issuer_discovery() {
         Some(format!("{iss}/device/auth"))
     );
     assert_eq!(c.issuer.as_deref(), Some(iss.as_str()));
+    // oidc-provider advertises RFC 9207 `iss` in authorization responses.
+    assert!(c.authorization_response_iss_parameter_supported);
 }
 
 #[tokio::test]
@@ -53,6 +55,8 @@ async fn real_flyte_discovery() {
     assert_eq!(c.client_id, "flyte-cli");
     assert_eq!(c.header_key, "flyte-authorization");
     assert!(!c.scopes.is_empty());
+    // The emulated admin serves the provider's own metadata document, flag included.
+    assert!(c.authorization_response_iss_parameter_supported);
 }
 
 #[tokio::test]

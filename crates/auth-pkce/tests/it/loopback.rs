@@ -14,6 +14,51 @@ use auth_pkce::{Pages, PkceAuthenticator};
 
 use crate::support::{FakeIdp, channel_launcher, form_get, get, request, verifier_matches};
 
+/// `idp` also serves an OpenID discovery document naming it as the issuer, with
+/// `authorization_response_iss_parameter_supported: advertised`, and a builder that finds the
+/// endpoints through `IssuerDiscovery` there.
+async fn discovered(idp: &FakeIdp, advertised: bool) -> auth_pkce::PkceAuthenticatorBuilder {
+    let issuer = idp.server.uri();
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(
+            "/.well-known/openid-configuration",
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+                "authorization_response_iss_parameter_supported": advertised,
+            })),
+        )
+        .mount(&idp.server)
+        .await;
+    let http = auth_oauth2::HttpClient::new(&auth_oauth2::TransportOptions::new()).unwrap();
+    let discovery = auth_oauth2::IssuerDiscovery::new(http, &issuer, "test-cli");
+    PkceAuthenticator::builder()
+        .config_store(Arc::new(discovery))
+        .redirect_uri("http://127.0.0.1:0/callback")
+        .timeout(Duration::from_secs(30))
+        .prompt(|_| {})
+}
+
+/// Logs in with `auth`, answering the redirect with a code, the right state and `extra`;
+/// returns the outcome and the browser's status and page.
+async fn login_answering(
+    auth: PkceAuthenticator,
+    mut urls: tokio::sync::mpsc::UnboundedReceiver<crate::support::AuthUrl>,
+    extra: &str,
+) -> (Result<Credentials, auth_core::AuthError>, u16, String) {
+    let auth = Arc::new(auth);
+    let login = tokio::spawn({
+        let auth = Arc::clone(&auth);
+        async move { auth.credentials().await }
+    });
+    let a = urls.recv().await.unwrap();
+    let (status, page) = get(&a.callback(&format!("code=c&state={}{extra}", a.state))).await;
+    (login.await.unwrap(), status, page)
+}
+
 #[tokio::test]
 async fn stray_requests_and_wrong_state_then_the_right_callback() {
     let idp = FakeIdp::start().await;
@@ -622,4 +667,85 @@ async fn custom_pages() {
     let (status, page) = get(&a.callback(&format!("code=c&state={}", a.state))).await;
     assert_eq!((status, page.as_str()), (200, "<p>all good</p>"));
     login.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_callback_without_iss_is_refused_when_discovery_advertises_it() {
+    let idp = FakeIdp::start().await;
+    let (launcher, urls, _) = channel_launcher();
+    let auth = discovered(&idp, true)
+        .await
+        .launcher(launcher)
+        .build()
+        .unwrap();
+    let (result, status, page) = login_answering(auth, urls, "").await;
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    assert!(err.to_string().contains("(iss)"), "{err}");
+    assert!(err.to_string().contains("RFC 9207"), "{err}");
+    assert_eq!(status, 400);
+    assert!(page.contains("RFC 9207"), "{page}");
+    assert!(
+        idp.token_requests().await.is_empty(),
+        "the code was not exchanged"
+    );
+}
+
+#[tokio::test]
+async fn a_callback_with_the_right_iss_is_accepted_when_discovery_advertises_it() {
+    let idp = FakeIdp::start().await;
+    let (launcher, urls, _) = channel_launcher();
+    let auth = discovered(&idp, true)
+        .await
+        .launcher(launcher)
+        .build()
+        .unwrap();
+    let iss: String = url::form_urlencoded::byte_serialize(idp.server.uri().as_bytes()).collect();
+    let (result, status, _) = login_answering(auth, urls, &format!("&iss={iss}")).await;
+    assert_eq!(result.unwrap().access_token().secret(), "at-code-0");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_callback_without_iss_is_accepted_when_discovery_does_not_advertise_it() {
+    let idp = FakeIdp::start().await;
+    let (launcher, urls, _) = channel_launcher();
+    let auth = discovered(&idp, false)
+        .await
+        .launcher(launcher)
+        .build()
+        .unwrap();
+    let (result, status, _) = login_answering(auth, urls, "").await;
+    assert_eq!(result.unwrap().access_token().secret(), "at-code-0");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_builder_overrides_the_advertised_iss_support() {
+    // Off: a provider that advertises iss but omits it (a broken deployment) still logs in.
+    let idp = FakeIdp::start().await;
+    let (launcher, urls, _) = channel_launcher();
+    let auth = discovered(&idp, true)
+        .await
+        .launcher(launcher)
+        .require_issuer_in_response(false)
+        .build()
+        .unwrap();
+    let (result, status, _) = login_answering(auth, urls, "").await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(status, 200);
+
+    // On: required although the provider does not advertise it.
+    let idp = FakeIdp::start().await;
+    let (launcher, urls, _) = channel_launcher();
+    let auth = discovered(&idp, false)
+        .await
+        .launcher(launcher)
+        .require_issuer_in_response(true)
+        .build()
+        .unwrap();
+    let (result, status, _) = login_answering(auth, urls, "").await;
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::InvalidResponse);
+    assert_eq!(status, 400);
+    assert!(idp.token_requests().await.is_empty());
 }
