@@ -10,6 +10,9 @@
 //   IDP_USER              account id that the headless login signs in (default `alice`)
 //   IDP_DEVICE_INTERVAL   `interval` (whole seconds, 0 allowed) added to device authorization
 //                         responses (default 1)
+//   IDP_DEVICE_CODE_TTL   device code lifetime (whole seconds, at least 1; default 600): the
+//                         provider's ttl.DeviceCode and the `expires_in` of device
+//                         authorization responses
 //   IDP_FLYTE_CLIENT_ID   client_id served by GET /config/v1/flyte_client (default `flyte-cli`)
 //   IDP_EXIT_ON_STDIN_EOF `1`: exit when stdin reaches end of file, so a launcher that dies
 //                         (even by SIGKILL) never leaves the provider behind (the Rust launcher
@@ -44,6 +47,10 @@
 //   - `audience=X` (Auth0 style) is treated as `resource=X` (RFC 8707) at /auth, /token and
 //     /device/auth when no `resource` is given. Tokens for a resource are JWTs with aud = X.
 //   - Device authorization responses carry `interval` ($IDP_DEVICE_INTERVAL).
+//   - Expired device codes stay stored for DEVICE_CODE_RETENTION seconds past their expiry, so
+//     that a poll after the expiry is answered `expired_token` (RFC 8628 §3.5), as a provider
+//     with persistent storage answers it, rather than `invalid_grant` (code not found) once the
+//     in-memory store dropped the code.
 //   - clockTolerance is 0: an expired token is expired.
 //
 // Extra routes (outside the provider):
@@ -81,6 +88,8 @@ const signingKeyPromise = new Promise((resolve, reject) => {
 });
 
 const { default: Provider } = await import('oidc-provider');
+// The provider's own in-memory adapter (the one it uses when none is configured), wrapped below.
+const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
 
 const env = (name, fallback) => {
   const value = process.env[name];
@@ -90,6 +99,7 @@ const PORT = Number(env('IDP_PORT', '0'));
 const USER = env('IDP_USER', 'alice');
 const DEVICE_INTERVAL = Number(env('IDP_DEVICE_INTERVAL', '1'));
 const FLYTE_CLIENT_ID = env('IDP_FLYTE_CLIENT_ID', 'flyte-cli');
+const DEVICE_CODE_TTL = Number(env('IDP_DEVICE_CODE_TTL', '600'));
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
   console.error(`invalid IDP_PORT: ${process.env.IDP_PORT}`);
@@ -99,6 +109,30 @@ if (!Number.isInteger(DEVICE_INTERVAL) || DEVICE_INTERVAL < 0) {
   console.error(`invalid IDP_DEVICE_INTERVAL: ${process.env.IDP_DEVICE_INTERVAL}`);
   process.exit(2);
 }
+if (!Number.isInteger(DEVICE_CODE_TTL) || DEVICE_CODE_TTL < 1) {
+  console.error(`invalid IDP_DEVICE_CODE_TTL: ${process.env.IDP_DEVICE_CODE_TTL}`);
+  process.exit(2);
+}
+
+// ---- storage -----------------------------------------------------------------------------------
+
+// The in-memory adapter drops an entry when its lifetime ends, so a device code polled after its
+// expiry would be "not found" (invalid_grant). Device codes are kept this much longer; the
+// provider still checks the code's own expiry and answers expired_token.
+const DEVICE_CODE_RETENTION = 300;
+const memoryAdapter = createMemoryAdapter(0); // clockTolerance, as configured below
+const adapter = (model) => {
+  const inner = memoryAdapter(model);
+  if (model === 'DeviceCode') {
+    const upsert = inner.upsert.bind(inner);
+    inner.upsert = (id, payload, expiresIn) => upsert(
+      id,
+      payload,
+      typeof expiresIn === 'number' ? expiresIn + DEVICE_CODE_RETENTION : expiresIn,
+    );
+  }
+  return inner;
+};
 
 // ---- clients ---------------------------------------------------------------------------------
 
@@ -168,6 +202,7 @@ const signingKey = await signingKeyPromise;
 // ---- the provider ------------------------------------------------------------------------------
 
 const provider = new Provider(ISSUER, {
+  adapter,
   clients: CLIENTS,
   jwks: { keys: [signingKey] },
   findAccount,
@@ -238,7 +273,7 @@ const provider = new Provider(ISSUER, {
     AccessToken: (_ctx, _token, client) => accessTokenTTL(client),
     ClientCredentials: (_ctx, _token, client) => accessTokenTTL(client),
     AuthorizationCode: 60,
-    DeviceCode: 600,
+    DeviceCode: DEVICE_CODE_TTL,
     IdToken: 3600,
     Grant: 14 * 24 * 3600,
     Interaction: 3600,

@@ -601,6 +601,47 @@ async fn device_slow_answers_slow_down_twice() {
 }
 
 #[tokio::test]
+async fn device_code_ttl_knob_and_expired_token_after_the_expiry() {
+    let default = start();
+    let device = device_authorization(default.issuer(), "flyte-cli", "openid").await;
+    assert_eq!(device["expires_in"], 600);
+    drop(default);
+
+    let idp = TestIdp::start_with(&[("IDP_DEVICE_CODE_TTL", "2")]).expect("start");
+    let issuer = idp.issuer();
+    let device = device_authorization(issuer, "flyte-cli", "openid").await;
+    assert_eq!(device["expires_in"], 2);
+    let device_code = device["device_code"].as_str().expect("device_code");
+    let (status, body) = poll(issuer, "flyte-cli", device_code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending")),
+        "{body}"
+    );
+    // Past the expiry, and past the moment the in-memory store alone would have dropped the
+    // code (then the answer would be invalid_grant, "not found").
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (status, body) = poll(issuer, "flyte-cli", device_code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("expired_token")),
+        "{body}"
+    );
+}
+
+#[test]
+fn an_invalid_device_code_ttl_stops_the_start() {
+    for value in ["0", "-1", "1.5", "soon"] {
+        match TestIdp::start_with(&[("IDP_DEVICE_CODE_TTL", value)]) {
+            Err(idp::IdpError::Startup { stderr, .. }) => {
+                assert!(stderr.contains("invalid IDP_DEVICE_CODE_TTL"), "{stderr}");
+            }
+            other => panic!("IDP_DEVICE_CODE_TTL={value}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn authorization_code_with_pkce_through_play_browser() {
     let idp = start();
     let issuer = idp.issuer();
