@@ -216,15 +216,25 @@ impl DeviceSource {
 
         let mut wait = schedule.interval();
         let mut polls: u32 = 0;
+        let mut last = false;
         loop {
             let now = Instant::now();
-            self.presenter
-                .waiting(deadline.saturating_duration_since(now));
+            let remaining = deadline.saturating_duration_since(now);
+            self.presenter.waiting(remaining);
             if now + wait >= deadline {
-                // The next poll would come too late: wait out the time the user still has,
-                // then give up.
-                tokio::time::sleep_until(deadline).await;
-                return Err(deadline_error(limit, by_code_expiry));
+                // The next poll would come too late. At the code's expiry the provider has the
+                // last word (`expired_token`, or an approval given since the previous poll):
+                // ask it once more. The configured time limit is ours and exact: give up then.
+                match schedule.last_wait(remaining).filter(|_| by_code_expiry) {
+                    Some(last_wait) => {
+                        wait = last_wait;
+                        last = true;
+                    }
+                    None => {
+                        tokio::time::sleep_until(deadline).await;
+                        return Err(deadline_error(limit, by_code_expiry));
+                    }
+                }
             }
             tokio::time::sleep(wait).await;
             polls += 1;
@@ -252,6 +262,10 @@ impl DeviceSource {
                 },
                 PollError::Fatal => return Err(fatal(error)),
             };
+            if last {
+                tracing::debug!(polls, answer = ?next, "the code expired by our clock and the provider did not end the authorization; giving up");
+                return Err(deadline_error(limit, by_code_expiry));
+            }
             wait = schedule.next(next);
             tracing::debug!(polls, answer = ?next, wait_ms = wait.as_millis() as u64, "polling again");
         }

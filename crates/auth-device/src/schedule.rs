@@ -17,6 +17,9 @@ pub(crate) const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The default cap on the back-off after transient failures.
 pub(crate) const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// How far past the code's expiry the last poll may come (see [`PollSchedule::last_wait`]).
+pub(crate) const LAST_POLL_MAX_LATENESS: Duration = Duration::from_secs(30);
+
 /// How the token endpoint answered one poll, as far as the schedule cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -52,6 +55,20 @@ impl PollSchedule {
     /// The current polling interval; also the wait before the first poll.
     pub(crate) fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// The wait before one last poll when the next regular one would come after the device
+    /// code expired, `remaining` from now: at the expiry, or one interval after the previous
+    /// poll when that is later (never faster than the interval), but no more than
+    /// [`LAST_POLL_MAX_LATENESS`] past the expiry (`None`: no last poll).
+    ///
+    /// The provider, not our clock, decides when its code expired: the last poll gets its
+    /// `expired_token`, or the token of an approval given since the previous poll. Our clock
+    /// starts when the device authorization response arrives, so the expiry by it is never
+    /// before the provider's.
+    pub(crate) fn last_wait(&self, remaining: Duration) -> Option<Duration> {
+        let wait = remaining.max(self.interval);
+        (wait <= remaining.saturating_add(LAST_POLL_MAX_LATENESS)).then_some(wait)
     }
 
     /// The wait before the next poll after `answer`.
@@ -196,6 +213,21 @@ mod tests {
         let mut s = PollSchedule::new(Some(S(20)), S(10));
         assert_eq!(s.next(Answer::Transient { retry_after: None }), S(20));
         assert_eq!(s.next(Answer::Transient { retry_after: None }), S(20));
+    }
+
+    #[test]
+    fn the_last_poll_comes_at_the_expiry_but_never_faster_than_the_interval() {
+        let s = PollSchedule::new(Some(S(5)), DEFAULT_MAX_BACKOFF);
+        assert_eq!(s.last_wait(S(5)), Some(S(5)));
+        assert_eq!(s.last_wait(S(3)), Some(S(5)));
+        assert_eq!(s.last_wait(S(0)), Some(S(5)));
+        // After a transient back-off the regular wait is longer; the last poll still comes at
+        // the expiry.
+        assert_eq!(s.last_wait(S(25)), Some(S(25)));
+        // A long interval: at most 30 s late, else no last poll.
+        let s = PollSchedule::new(Some(S(40)), DEFAULT_MAX_BACKOFF);
+        assert_eq!(s.last_wait(S(10)), Some(S(40)));
+        assert_eq!(s.last_wait(S(9)), None);
     }
 
     #[test]

@@ -124,10 +124,84 @@ async fn the_code_expiry_is_the_deadline() {
 
     assert_eq!(error.kind(), ErrorKind::ExpiredToken, "{error}");
     assert!(error.to_string().contains("log in again"), "{error}");
-    // Polls at 5, 10, 15, 20 and 25 s; one at 30 s would be too late; the error comes at 30 s.
-    assert_eq!(clock.layer.poll_gaps(), [SECS(5); 5]);
+    // Polls at 5, 10, 15, 20 and 25 s, and a last one at the expiry (30 s); that one is still
+    // pending (a provider that does not track the expiry), so the flow gives up then.
+    assert_eq!(clock.layer.poll_gaps(), [SECS(5); 6]);
     assert_eq!(Instant::now() - started(&clock), SECS(30));
+    assert_eq!(
+        error.oauth_error_code(),
+        None,
+        "our deadline, not the provider's answer"
+    );
     assert!(matches!(presenter.events().last(), Some(Event::Failed(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_providers_expired_token_at_the_expiry_is_the_error() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "expires_in": 12 })),
+        vec![pending(), pending()],
+        oauth_error("expired_token"),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    let auth = builder(&server, presenter.clone()).build().unwrap();
+
+    let error = auth.credentials().await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::ExpiredToken, "{error}");
+    assert_eq!(error.oauth_error_code(), Some("expired_token"));
+    assert!(error.to_string().contains("log in again"), "{error}");
+    // Polls at 5 and 10 s; the next regular one (15 s) is after the expiry (12 s), and 12 s
+    // would be sooner than the interval: the last poll comes at 15 s.
+    assert_eq!(clock.layer.poll_gaps(), [SECS(5), SECS(5), SECS(5)]);
+    assert_eq!(Instant::now() - started(&clock), SECS(15));
+    assert!(matches!(presenter.events().last(), Some(Event::Failed(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_approval_since_the_previous_poll_is_picked_up_at_the_expiry() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "expires_in": 30 })),
+        vec![pending(), pending(), pending(), pending(), pending()],
+        token("at-last-moment", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    let auth = builder(&server, presenter.clone()).build().unwrap();
+
+    let creds = auth.credentials().await.unwrap();
+
+    assert_eq!(creds.access_token().secret(), "at-last-moment");
+    assert_eq!(clock.layer.poll_gaps(), [SECS(5); 6]);
+    assert_eq!(Instant::now() - started(&clock), SECS(30));
+    assert_eq!(presenter.events().last(), Some(&Event::Approved));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_last_poll_long_after_the_expiry() {
+    let clock = Clocked::install();
+    // A 40 s interval and a 49 s code: after the poll at 40 s, a last poll one interval later
+    // (80 s) would come 31 s after the expiry, more than the 30 s allowed; the flow gives up
+    // at the expiry.
+    let server = idp(
+        device_response(json!({ "expires_in": 49, "interval": 40 })),
+        vec![],
+        pending(),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    let error = builder(&server, presenter)
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ExpiredToken, "{error}");
+    assert_eq!(clock.layer.poll_gaps(), [SECS(40)]);
+    assert_eq!(Instant::now() - started(&clock), SECS(49));
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,10 +329,11 @@ async fn network_errors_back_off_until_the_deadline() {
     let error = auth.credentials().await.unwrap_err();
 
     assert_eq!(error.kind(), ErrorKind::ExpiredToken, "{error}");
-    // Polls at 5, 15, 35 and 75 s; the next would come at 135 s, after the code expired.
+    // Polls at 5, 15, 35 and 75 s; the next would come at 135 s, after the code expired, so
+    // the last one comes at the expiry (100 s).
     assert_eq!(
         clock.layer.poll_gaps(),
-        [SECS(5), SECS(10), SECS(20), SECS(40)]
+        [SECS(5), SECS(10), SECS(20), SECS(40), SECS(25)]
     );
     assert_eq!(Instant::now() - started(&clock), SECS(100));
 }

@@ -1,6 +1,7 @@
 //! Against the real test identity provider (`$FLYTE_AUTH_TEST_ISSUER`, set by
-//! `cargo xtask test`): approve or deny through HTTP as the user would, let the time run out,
-//! refresh a 2-second token, and honour the provider's `slow_down`.
+//! `cargo xtask test`): approve or deny through HTTP as the user would, let the time run out
+//! (the configured limit, and the code's own expiry on a provider of our own with 3-second
+//! device codes), refresh a 2-second token, and honour the provider's `slow_down`.
 //!
 //! The user is played by a presenter that, at a chosen step, approves or denies on a thread
 //! of its own (with its own runtime and real clock) and returns when the provider confirmed.
@@ -193,6 +194,40 @@ async fn real_time_runs_out() {
     assert_eq!(clock.layer.poll_gaps(), [SECS(1), SECS(1)]);
     let started = clock.layer.starts("device_authorization")[0];
     assert_eq!(Instant::now() - started, SECS(3));
+}
+
+/// Real clock: the provider's device code expires in wall-clock time. Runs on a provider of
+/// its own (`IDP_DEVICE_CODE_TTL=3`), started only when the real-provider tests run.
+#[tokio::test]
+async fn real_code_expiry_is_the_providers_expired_token() {
+    if idp::require_issuer("real_code_expiry_is_the_providers_expired_token").is_none() {
+        return;
+    }
+    let own = idp::TestIdp::start_with(&[("IDP_DEVICE_CODE_TTL", "3")])
+        .expect("a test identity provider with 3-second device codes starts");
+    let clock = Clocked::install();
+    let user = User::new(When::Never, true);
+    // No time limit: the code's expiry is the only deadline.
+    let auth = at_issuer(own.issuer(), "flyte-cli", user.clone())
+        .build()
+        .unwrap();
+
+    let error = auth.credentials().await.unwrap_err();
+
+    // The provider's own answer, not our deadline (whose ExpiredToken carries no OAuth code).
+    assert_eq!(error.kind(), ErrorKind::ExpiredToken, "{error}");
+    assert_eq!(error.oauth_error_code(), Some("expired_token"), "{error}");
+    assert_eq!(error.status(), Some(400));
+    assert!(error.to_string().contains("log in again"), "{error}");
+    assert_eq!(user.prompts.load(Ordering::SeqCst), 1);
+    assert_eq!(user.acted.load(Ordering::SeqCst), 0);
+    let polls = clock.layer.starts("device_token").len();
+    assert!(
+        (1..=3).contains(&polls),
+        "interval 1 s, code 3 s: {polls} polls"
+    );
+    let stats = idp::stats(own.issuer()).await.unwrap();
+    assert_eq!(stats.token_requests("flyte-cli"), polls as u64);
 }
 
 #[tokio::test(start_paused = true)]
