@@ -2,6 +2,8 @@
 
 use std::fmt::Debug;
 use std::time::SystemTime;
+#[cfg(target_os = "linux")]
+use std::time::{Duration, UNIX_EPOCH};
 
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + Debug {
@@ -10,10 +12,24 @@ pub trait Clock: Send + Sync + Debug {
 }
 
 /// The system's wall clock.
+///
+/// On Linux it reads the coarse real-time clock (`CLOCK_REALTIME_COARSE`, resolution 1 to 4
+/// ms), which costs a few nanoseconds instead of the 20 to 30 of a precise read: the token
+/// engine checks expiry on every call, and token lifetimes are whole seconds.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[cfg(target_os = "linux")]
+    fn now(&self) -> SystemTime {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) => UNIX_EPOCH + Duration::new(secs, nanos),
+            _ => SystemTime::now(),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
@@ -47,5 +63,21 @@ impl Default for TokioClock {
 impl Clock for TokioClock {
     fn now(&self) -> SystemTime {
         self.wall + self.mono.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_agrees_with_the_precise_clock() {
+        let precise = SystemTime::now();
+        let coarse = SystemClock.now();
+        let diff = match coarse.duration_since(precise) {
+            Ok(d) => d,
+            Err(e) => e.duration(),
+        };
+        assert!(diff < std::time::Duration::from_millis(50), "{diff:?}");
     }
 }

@@ -539,6 +539,14 @@ impl Inner {
         let (mut rx, guard) = {
             let mut state = self.lock();
             if state.flight.is_none() {
+                // An acquisition may have finished between the caller's look at the cache and
+                // this lock (it installs its token before it clears the flight, under this
+                // lock): use that token rather than start a second acquisition.
+                if let Some(entry) = self.current.load().as_ref()
+                    && entry.usable(self.options.clock.now())
+                {
+                    return Ok(entry.credentials.clone());
+                }
                 self.start_flight(&mut state, reason, false);
             }
             let Some(flight) = state.flight.as_mut() else {

@@ -482,3 +482,23 @@ async fn rejected_refresh_token_ahead_of_expiry_keeps_the_valid_token_and_defers
         "at-2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_racing_a_finishing_acquisition_do_not_start_another() {
+    // Callers that saw an empty cache just before the acquisition installed its token, and
+    // take the lock just after it finished, must use that token.
+    for round in 0..200 {
+        let source = Arc::new(ScriptedSource::new());
+        let engine = Arc::new(TokenEngine::new(source.clone(), EngineOptions::default()));
+        let callers: Vec<_> = (0..64)
+            .map(|_| {
+                let e = engine.clone();
+                tokio::spawn(async move { e.credentials().await })
+            })
+            .collect();
+        for c in callers {
+            c.await.expect("caller").expect("credentials");
+        }
+        assert_eq!(source.fetches(), 1, "round {round}: a second acquisition");
+    }
+}
