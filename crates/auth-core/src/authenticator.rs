@@ -69,9 +69,9 @@ pub trait Authenticator: Send + Sync + Debug {
         HeaderValue::new(format!("Bearer {}", credentials.access_token().secret()))
     }
 
-    /// Credentials valid now, as a header key and value. Prefer this to [`header_key`]
-    /// (Self::header_key) plus [`credentials`](Self::credentials): a flow whose key is
-    /// discovered resolves it here even when the credentials came from a store.
+    /// Credentials valid now, as a header key and value. Prefer this to
+    /// [`header_key`](Self::header_key) plus [`credentials`](Self::credentials): a flow whose
+    /// key is discovered resolves it here even when the credentials came from a store.
     async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
         let credentials = self.credentials().await?;
         Ok((self.header_key(), self.header_value(&credentials)))
