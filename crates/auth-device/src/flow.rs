@@ -13,7 +13,9 @@ use auth_core::{
     AuthError, ClientConfig, ClientConfigStore, ClientSecret, Credentials, ErrorKind, FetchContext,
     RefreshToken, TokenSource, async_trait, non_empty,
 };
-use auth_oauth2::{ClientAuthMethod, DeviceAuthorization, HttpClient, OAuth2Client};
+use auth_oauth2::{
+    ClientAuthMethod, DeviceAuthorization, HttpClient, MAX_DEVICE_CODE_LIFETIME, OAuth2Client,
+};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -194,12 +196,19 @@ impl DeviceSource {
         extra: &[(&str, &str)],
     ) -> Result<Credentials, AuthError> {
         let started = Instant::now();
-        let code_life = authorization.expires_in;
+        // auth-oauth2 caps the lifetime already; capped again here because the deadline below
+        // must never overflow whatever a `DeviceAuthorization` holds.
+        let code_life = authorization.expires_in.min(MAX_DEVICE_CODE_LIFETIME);
         let (limit, by_code_expiry) = match self.time_limit {
             Some(limit) if limit < code_life => (limit, false),
             _ => (code_life, true),
         };
-        let deadline = started + limit;
+        let Some(deadline) = started.checked_add(limit) else {
+            return Err(AuthError::invalid_response(format!(
+                "the device code lifetime of {} s cannot be represented by this system's clock",
+                limit.as_secs()
+            )));
+        };
         let mut schedule = PollSchedule::new(authorization.interval, self.max_backoff);
         tracing::debug!(
             expires_in_secs = code_life.as_secs(),
@@ -221,7 +230,8 @@ impl DeviceSource {
             let now = Instant::now();
             let remaining = deadline.saturating_duration_since(now);
             self.presenter.waiting(remaining);
-            if now + wait >= deadline {
+            // A wait past what the clock can represent is past the deadline too.
+            if now.checked_add(wait).is_none_or(|at| at >= deadline) {
                 // The next poll would come too late. At the code's expiry the provider has the
                 // last word (`expired_token`, or an approval given since the previous poll):
                 // ask it once more. The configured time limit is ours and exact: give up then.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use auth_oauth2::MAX_POLL_INTERVAL;
+
 /// The interval when the device authorization response has none (RFC 8628 §3.2).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -42,11 +44,14 @@ pub(crate) struct PollSchedule {
 }
 
 impl PollSchedule {
-    /// A schedule for a response with `interval` (`None`: 5 s), backing off after transient
+    /// A schedule for a response with `interval` (`None`: 5 s; at most
+    /// [`MAX_POLL_INTERVAL`]), backing off after transient
     /// failures up to `max_backoff` (never below the interval itself).
     pub(crate) fn new(interval: Option<Duration>, max_backoff: Duration) -> Self {
         Self {
-            interval: interval.unwrap_or(DEFAULT_INTERVAL).max(MIN_INTERVAL),
+            interval: interval
+                .unwrap_or(DEFAULT_INTERVAL)
+                .clamp(MIN_INTERVAL, MAX_POLL_INTERVAL),
             max_backoff,
             failures: 0,
         }
@@ -81,7 +86,11 @@ impl PollSchedule {
             Answer::SlowDown { server_interval } => {
                 self.failures = 0;
                 let stepped = self.interval.saturating_add(SLOW_DOWN_STEP);
-                self.interval = server_interval.map_or(stepped, |s| s.max(stepped));
+                // Capped: a server's absurd `interval` must not push the next poll past any
+                // deadline a clock can represent.
+                self.interval = server_interval
+                    .map_or(stepped, |s| s.max(stepped))
+                    .min(MAX_POLL_INTERVAL);
                 self.interval
             }
             Answer::Transient { retry_after } => {
@@ -228,6 +237,26 @@ mod tests {
         let s = PollSchedule::new(Some(S(40)), DEFAULT_MAX_BACKOFF);
         assert_eq!(s.last_wait(S(10)), Some(S(40)));
         assert_eq!(s.last_wait(S(9)), None);
+    }
+
+    #[test]
+    fn huge_intervals_are_capped() {
+        let huge = Duration::from_secs(u64::MAX);
+        let mut s = PollSchedule::new(Some(huge), DEFAULT_MAX_BACKOFF);
+        assert_eq!(s.interval(), MAX_POLL_INTERVAL);
+        let mut t = PollSchedule::new(Some(S(5)), DEFAULT_MAX_BACKOFF);
+        assert_eq!(
+            t.next(Answer::SlowDown {
+                server_interval: Some(huge)
+            }),
+            MAX_POLL_INTERVAL
+        );
+        assert_eq!(
+            s.next(Answer::SlowDown {
+                server_interval: None
+            }),
+            MAX_POLL_INTERVAL
+        );
     }
 
     #[test]

@@ -22,6 +22,18 @@ use crate::transport::{
 /// The grant type of the device flow (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// The longest device code lifetime read from a device authorization response: one day.
+///
+/// Providers issue codes for minutes (RFC 8628 suggests 10 to 30); a larger `expires_in`
+/// (a typo, `1e30`, `u64::MAX`) is read as one day, with a debug event, so that no deadline
+/// computed from it can overflow.
+pub const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest polling interval read from a server, in a device authorization response or
+/// in a `slow_down` error: one hour. A larger `interval` is read as one hour, with a debug
+/// event.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// How the client authenticates to the token endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -63,9 +75,10 @@ pub struct DeviceAuthorization {
     pub verification_uri: String,
     /// The verification URI with the user code filled in, if the provider sends one.
     pub verification_uri_complete: Option<String>,
-    /// How long the device code stays valid.
+    /// How long the device code stays valid, at most [`MAX_DEVICE_CODE_LIFETIME`].
     pub expires_in: Duration,
-    /// The least time between two polls, if the provider says.
+    /// The least time between two polls, if the provider says; at most
+    /// [`MAX_POLL_INTERVAL`].
     pub interval: Option<Duration>,
 }
 
@@ -416,6 +429,23 @@ pub(crate) fn value_seconds(value: &Value, member: &str) -> Option<u64> {
     seconds(&lenient, member)
 }
 
+/// `secs` as a duration of at most `cap`: a server's absurd value (`1e30`, `u64::MAX`) must
+/// not overflow the deadlines computed from it.
+pub(crate) fn capped(secs: u64, cap: Duration, member: &str) -> Duration {
+    let duration = Duration::from_secs(secs);
+    if duration > cap {
+        tracing::debug!(
+            member,
+            secs,
+            cap_secs = cap.as_secs(),
+            "the server's value is implausibly large; using the cap"
+        );
+        cap
+    } else {
+        duration
+    }
+}
+
 fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
     match map.remove(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
@@ -554,7 +584,7 @@ pub(crate) fn parse_token_response(
             oauth = oauth.with_uri(sanitize(&u, 500));
         }
         if let Some(secs) = body.interval.as_ref().and_then(|v| seconds(v, "interval")) {
-            oauth = oauth.with_interval(Duration::from_secs(secs));
+            oauth = oauth.with_interval(capped(secs, MAX_POLL_INTERVAL, "interval"));
         }
         return Err(AuthError::oauth(oauth, Some(status)));
     }
@@ -660,7 +690,7 @@ fn parse_device_authorization(
         .get("expires_in")
         .and_then(|v| value_seconds(v, "expires_in"))
     {
-        Some(secs) => Duration::from_secs(secs),
+        Some(secs) => capped(secs, MAX_DEVICE_CODE_LIFETIME, "expires_in"),
         None => {
             tracing::debug!("the device authorization has no expires_in; assuming 10 minutes");
             Duration::from_secs(600)
@@ -669,7 +699,7 @@ fn parse_device_authorization(
     let interval = map
         .get("interval")
         .and_then(|v| value_seconds(v, "interval"))
-        .map(Duration::from_secs);
+        .map(|secs| capped(secs, MAX_POLL_INTERVAL, "interval"));
     Ok(DeviceAuthorization {
         device_code,
         user_code,
@@ -788,6 +818,33 @@ mod tests {
         assert_eq!(d.interval, Some(Duration::from_secs(5)));
         assert_eq!(d.expires_in, Duration::from_secs(1800));
         assert_eq!(format!("{:?}", d.device_code), "DeviceCode([redacted])");
+    }
+
+    #[test]
+    fn huge_device_lifetimes_and_intervals_are_capped() {
+        for (expires_in, interval) in [
+            (json!(1e30), json!(9_999_999_999_999u64)),
+            (json!(u64::MAX), json!("18446744073709551615")),
+        ] {
+            let d = parse_device_authorization(obj(json!({
+                "device_code": "dc", "user_code": "ABCD", "verification_uri": "https://i/d",
+                "expires_in": expires_in, "interval": interval
+            })))
+            .unwrap();
+            assert_eq!(d.expires_in, MAX_DEVICE_CODE_LIFETIME);
+            assert_eq!(d.interval, Some(MAX_POLL_INTERVAL));
+        }
+        let e = parse_token_response(
+            body(json!({"error": "slow_down", "interval": 9_999_999_999_999u64})),
+            200,
+            &[],
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.oauth_error().and_then(|o| o.interval),
+            Some(MAX_POLL_INTERVAL)
+        );
     }
 
     #[test]

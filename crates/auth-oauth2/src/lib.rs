@@ -7,7 +7,8 @@ mod tls;
 mod transport;
 
 pub use client::{
-    ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, OAuth2Client, scope_param,
+    ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME,
+    MAX_POLL_INTERVAL, OAuth2Client, scope_param,
 };
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions};

@@ -629,7 +629,11 @@ pub(crate) fn oauth_error_from(
         .get("interval")
         .and_then(|v| crate::client::value_seconds(v, "interval"))
     {
-        response = response.with_interval(Duration::from_secs(secs));
+        response = response.with_interval(crate::client::capped(
+            secs,
+            crate::client::MAX_POLL_INTERVAL,
+            "interval",
+        ));
     }
     Some(response)
 }
@@ -774,6 +778,16 @@ mod tests {
         assert_eq!(excerpt(page), "502 Bad Gateway nginx");
         let long = "x".repeat(500);
         assert_eq!(excerpt(long.as_bytes()).len(), 203);
+    }
+
+    #[test]
+    fn a_huge_slow_down_interval_is_capped() {
+        let e = parse_oauth_error(br#"{"error":"slow_down","interval":9999999999999}"#).unwrap();
+        assert_eq!(e.interval, Some(crate::MAX_POLL_INTERVAL));
+        let e = parse_oauth_error(br#"{"error":"slow_down","interval":1e30}"#).unwrap();
+        assert_eq!(e.interval, Some(crate::MAX_POLL_INTERVAL));
+        let e = parse_oauth_error(br#"{"error":"slow_down","interval":7}"#).unwrap();
+        assert_eq!(e.interval, Some(Duration::from_secs(7)));
     }
 
     #[test]

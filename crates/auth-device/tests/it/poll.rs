@@ -682,3 +682,72 @@ async fn waiting_reports_the_remaining_time_of_the_deadline() {
         .collect();
     assert_eq!(waits, [SECS(100), SECS(95), SECS(90)]);
 }
+
+/// The lifetime the prompt announced.
+fn announced_lifetime(presenter: &Recorder) -> Duration {
+    presenter.prompts()[0].expires_in
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_expires_in_and_interval_are_capped_not_a_panic() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "expires_in": 1e30, "interval": 9_999_999_999_999u64 })),
+        vec![pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    let creds = builder(&server, presenter.clone())
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert_eq!(creds.access_token().secret(), "at");
+    // One day of code lifetime, one hour between polls.
+    assert_eq!(announced_lifetime(&presenter), SECS(24 * 3600));
+    assert_eq!(clock.layer.poll_gaps(), [SECS(3600), SECS(3600)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_u64_max_expires_in_is_capped_not_a_panic() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "expires_in": u64::MAX })),
+        vec![pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter.clone())
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert_eq!(announced_lifetime(&presenter), SECS(24 * 3600));
+    assert_eq!(clock.layer.poll_gaps(), [SECS(5), SECS(5)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_slow_down_interval_is_capped_not_a_panic() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "expires_in": 86_400 })),
+        vec![pending(), slow_down_to(9_999_999_999_999), pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter)
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert_eq!(
+        clock.layer.poll_gaps(),
+        [SECS(5), SECS(5), SECS(3600), SECS(3600)]
+    );
+}
