@@ -64,7 +64,7 @@ fn warm(c: &mut Criterion) {
             start.elapsed()
         })
     });
-    g.bench_function("engine_1_thread", |b| {
+    g.bench_function("engine", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let start = Instant::now();
@@ -75,7 +75,10 @@ fn warm(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("baseline_2_threads", |b| {
+    g.finish();
+
+    let mut g = c.benchmark_group("warm_2_threads");
+    g.bench_function("baseline_arcswap_load_clone", |b| {
         b.iter_custom(|iters| {
             two_threads(&rt, iters, {
                 let swap = swap.clone();
@@ -85,7 +88,7 @@ fn warm(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("engine_2_threads", |b| {
+    g.bench_function("engine", |b| {
         b.iter_custom(|iters| {
             let e = engine.clone();
             rt.block_on(async move {

@@ -3,8 +3,8 @@
 //! crate's client-credentials exchange (over the same reqwest client).
 //!
 //! Benchmarks (ids are stable; `cargo xtask bench` runs them):
-//! - `client_credentials/{raw_reqwest,auth_oauth2,oauth2_crate}`: one acquisition.
-//! - `client_credentials_64_concurrent/{raw_reqwest,auth_oauth2,oauth2_crate}`: 64 concurrent
+//! - `client_credentials/{baseline_raw_reqwest,auth_oauth2,oauth2_crate}`: one acquisition.
+//! - `client_credentials_64_concurrent/{baseline_raw_reqwest,auth_oauth2,oauth2_crate}`: 64 concurrent
 //!   acquisitions per iteration (throughput in acquisitions per second).
 
 use std::net::SocketAddr;
@@ -202,7 +202,7 @@ fn bench(crit: &mut Criterion) {
     });
 
     let mut group = crit.benchmark_group("client_credentials");
-    group.bench_function("raw_reqwest", |b| b.to_async(&rt).iter(|| raw(&c)));
+    group.bench_function("baseline_raw_reqwest", |b| b.to_async(&rt).iter(|| raw(&c)));
     group.bench_function("auth_oauth2", |b| {
         b.to_async(&rt).iter(|| ours(&c, &scopes))
     });
@@ -212,7 +212,7 @@ fn bench(crit: &mut Criterion) {
     const N: usize = 64;
     let mut group = crit.benchmark_group("client_credentials_64_concurrent");
     group.throughput(Throughput::Elements(N as u64));
-    group.bench_function("raw_reqwest", |b| {
+    group.bench_function("baseline_raw_reqwest", |b| {
         b.to_async(&rt)
             .iter(|| futures::future::join_all((0..N).map(|_| raw(&c))))
     });
