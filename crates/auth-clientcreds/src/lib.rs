@@ -8,7 +8,7 @@ use auth_core::{
     AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
     Credentials, EngineOptions, FetchContext, HeaderValue, TokenEngine, TokenSource, async_trait,
 };
-use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions};
+use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint};
 
 /// A setting that [`ClientCredentialsBuilder::build`] refused.
 #[derive(Debug, thiserror::Error)]
@@ -236,8 +236,9 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// Allows a static token endpoint over plain http on a host that is not loopback (the
-    /// client secret then crosses the network unencrypted). Off by default.
+    /// Allows a token endpoint over plain http on a host that is not loopback, static or
+    /// discovered (the client secret then crosses the network unencrypted). Off by default:
+    /// an http endpoint is refused unless its host is loopback.
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.allow_http = allow;
         self
@@ -263,7 +264,8 @@ impl ClientCredentialsBuilder {
             self.config_store,
         ) {
             (Some(url), _) => {
-                check_token_endpoint(&url, self.allow_http)?;
+                check_endpoint("token endpoint", &url, self.allow_http)
+                    .map_err(BuildError::Invalid)?;
                 Endpoint::Static(url.trim().to_string())
             }
             (None, Some(store)) => Endpoint::Store(store),
@@ -305,52 +307,12 @@ impl ClientCredentialsBuilder {
             audience: self.audience,
             header_key: self.header_key,
             discovered_header_key: OnceLock::new(),
+            allow_http: self.allow_http,
         };
         Ok(ClientCredentialsAuthenticator {
             engine: TokenEngine::new(Arc::new(source), options),
         })
     }
-}
-
-fn check_token_endpoint(url: &str, allow_http: bool) -> Result<(), BuildError> {
-    let invalid = |m: String| BuildError::Invalid(AuthError::configuration(m));
-    let trimmed = url.trim();
-    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
-        invalid(format!(
-            "the token endpoint {url:?} is not a URL: use https://host/path"
-        ))
-    })?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host_only = if host.starts_with('[') {
-        host.split(']')
-            .next()
-            .map(|h| h.trim_start_matches('['))
-            .unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    if host_only.is_empty() {
-        return Err(invalid(format!("the token endpoint {url:?} has no host")));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if allow_http || is_loopback(host_only) => Ok(()),
-        "http" => Err(invalid(format!(
-            "the token endpoint {url:?} uses plain http, which would send the client secret \
-             unencrypted: use https, or allow it explicitly with .allow_http(true)"
-        ))),
-        other => Err(invalid(format!(
-            "the token endpoint {url:?} uses the scheme {other:?}: use https"
-        ))),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The acquisition: one client credentials grant.
@@ -361,6 +323,7 @@ struct ClientCredentialsSource {
     audience: Option<String>,
     header_key: Option<String>,
     discovered_header_key: OnceLock<String>,
+    allow_http: bool,
 }
 
 impl fmt::Debug for ClientCredentialsSource {
@@ -393,6 +356,13 @@ impl ClientCredentialsSource {
                     ..
                 } = store.client_config().await?;
                 let _ = self.discovered_header_key.set(header_key);
+                // A static endpoint was checked by the builder; a discovered one is checked
+                // here, before the client secret is sent to it.
+                check_endpoint(
+                    "discovered token endpoint",
+                    &token_endpoint,
+                    self.allow_http,
+                )?;
                 Ok((
                     token_endpoint,
                     self.scopes.clone().unwrap_or(scopes),
@@ -456,16 +426,24 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_only_for_loopback_or_when_allowed() {
-        assert!(check_token_endpoint("https://idp.example.com/token", false).is_ok());
-        assert!(check_token_endpoint("http://127.0.0.1:8080/token", false).is_ok());
-        assert!(check_token_endpoint("http://[::1]:8080/token", false).is_ok());
-        assert!(check_token_endpoint("http://localhost/token", false).is_ok());
-        let e = check_token_endpoint("http://idp.example.com/token", false).unwrap_err();
+    fn a_static_plain_http_endpoint_needs_loopback_or_allow_http() {
+        let b = |url: &str| {
+            ClientCredentialsAuthenticator::builder()
+                .client_id("c")
+                .client_secret(ClientSecret::new("s"))
+                .token_endpoint(url)
+        };
+        assert!(b("http://127.0.0.1:8080/token").build().is_ok());
+        assert!(
+            b("http://idp.example.com/token")
+                .allow_http(true)
+                .build()
+                .is_ok()
+        );
+        let e = b("http://idp.example.com/token").build().unwrap_err();
+        assert!(matches!(e, BuildError::Invalid(_)), "{e}");
         assert!(e.to_string().contains("allow_http"), "{e}");
-        assert!(check_token_endpoint("http://idp.example.com/token", true).is_ok());
-        assert!(check_token_endpoint("idp.example.com/token", false).is_err());
-        assert!(check_token_endpoint("ftp://idp/token", false).is_err());
+        assert!(b("ftp://idp/token").build().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use auth_core::{
     AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
     Credentials, EngineOptions, StaticClientConfigStore, TokenEngine, async_trait, non_empty,
 };
-use auth_oauth2::{ClientAuthMethod, HttpClient, TransportOptions};
+use auth_oauth2::{ClientAuthMethod, HttpClient, TransportOptions, check_endpoint};
 
 use crate::flow::{DeviceSource, Overrides};
 use crate::presenter::{DevicePresenter, TextPresenter};
@@ -134,6 +134,7 @@ pub struct DeviceCodeAuthenticatorBuilder {
     max_backoff: Option<Duration>,
     interactive: Option<bool>,
     engine: Option<EngineOptions>,
+    allow_http: bool,
 }
 
 impl fmt::Debug for DeviceCodeAuthenticatorBuilder {
@@ -148,6 +149,7 @@ impl fmt::Debug for DeviceCodeAuthenticatorBuilder {
             )
             .field("time_limit", &self.time_limit)
             .field("pkce", &self.pkce)
+            .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
     }
 }
@@ -266,6 +268,14 @@ impl DeviceCodeAuthenticatorBuilder {
         self
     }
 
+    /// Allows endpoints over plain http on a host that is not loopback (Flyte's `insecure`
+    /// sandbox), static or discovered. Off by default: an http endpoint is refused unless its
+    /// host is loopback.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
     /// Token engine settings (refresh window, skew, retries, clock). The credential store and
     /// the interaction switch set on this builder win over the ones in `options`.
     pub fn engine_options(mut self, options: EngineOptions) -> Self {
@@ -310,7 +320,8 @@ impl DeviceCodeAuthenticatorBuilder {
             ("token endpoint", &o.token_endpoint),
         ] {
             if let Some(url) = url {
-                check_url(what, url)?;
+                check_endpoint(what, url, self.allow_http)
+                    .map_err(|e| BuildError::new(e.message()))?;
             }
         }
         if self.time_limit.is_some_and(|l| l.is_zero()) {
@@ -334,6 +345,7 @@ impl DeviceCodeAuthenticatorBuilder {
             time_limit: self.time_limit,
             pkce: self.pkce,
             max_backoff: self.max_backoff.unwrap_or(DEFAULT_MAX_BACKOFF),
+            allow_http: self.allow_http,
             header_key: Mutex::new(None),
         };
         let mut options = self.engine.unwrap_or_default();
@@ -359,16 +371,4 @@ impl Overrides {
             && self.token_endpoint.is_some()
             && self.device_authorization_endpoint.is_some()
     }
-}
-
-/// An absolute `http` or `https` URL with a host.
-fn check_url(what: &str, url: &str) -> Result<(), BuildError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| BuildError::new(format!("the {what} `{url}` is not a valid URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(BuildError::new(format!(
-            "the {what} `{url}` must be an absolute http or https URL"
-        )));
-    }
-    Ok(())
 }

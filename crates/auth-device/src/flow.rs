@@ -15,6 +15,7 @@ use auth_core::{
 };
 use auth_oauth2::{
     ClientAuthMethod, DeviceAuthorization, HttpClient, MAX_DEVICE_CODE_LIFETIME, OAuth2Client,
+    check_endpoint,
 };
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -68,6 +69,8 @@ pub(crate) struct DeviceSource {
     pub(crate) time_limit: Option<Duration>,
     pub(crate) pkce: bool,
     pub(crate) max_backoff: Duration,
+    /// Whether endpoints may use plain http on a host that is not loopback.
+    pub(crate) allow_http: bool,
     /// The header key of the last resolved configuration.
     pub(crate) header_key: Mutex<Option<String>>,
 }
@@ -85,6 +88,7 @@ impl fmt::Debug for DeviceSource {
             .field("time_limit", &self.time_limit)
             .field("pkce", &self.pkce)
             .field("max_backoff", &self.max_backoff)
+            .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +153,14 @@ impl DeviceSource {
                 "no token endpoint for the device flow: configure tokenUrl or use discovery",
             ));
         };
+        let device_authorization_endpoint =
+            config.device_authorization_endpoint.and_then(non_empty);
+        // Static endpoints were checked by the builder already; discovered ones are checked
+        // here, before anything is sent to them.
+        check_endpoint("token endpoint", &token_endpoint, self.allow_http)?;
+        if let Some(url) = &device_authorization_endpoint {
+            check_endpoint("device authorization endpoint", url, self.allow_http)?;
+        }
         let mut client = OAuth2Client::new(self.http.clone(), client_id);
         if let Some((secret, method)) = &self.client_secret {
             client = client.with_client_secret(Some(secret.clone()), *method);
@@ -156,7 +168,7 @@ impl DeviceSource {
         Ok(Resolved {
             client,
             token_endpoint,
-            device_authorization_endpoint: config.device_authorization_endpoint.and_then(non_empty),
+            device_authorization_endpoint,
             scopes: config.scopes,
             audience: config.audience.and_then(non_empty),
         })

@@ -3,6 +3,7 @@
 
 mod client;
 mod discovery;
+mod endpoint;
 mod tls;
 mod transport;
 
@@ -11,4 +12,5 @@ pub use client::{
     MAX_POLL_INTERVAL, OAuth2Client, scope_param,
 };
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
+pub use endpoint::check_endpoint;
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions};

@@ -10,7 +10,9 @@ use auth_core::{
     Credentials, EngineOptions, FetchContext, HeaderValue, RefreshToken, TokenEngine, TokenSource,
     async_trait,
 };
-use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, scope_param};
+use auth_oauth2::{
+    ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint, scope_param,
+};
 use tokio::task::JoinHandle;
 
 use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
@@ -382,8 +384,9 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
-    /// Allows static endpoints over plain http on a host that is not loopback (Flyte's
-    /// `insecure` sandbox). Off by default.
+    /// Allows endpoints over plain http on a host that is not loopback (Flyte's `insecure`
+    /// sandbox), static or discovered. Off by default: an http endpoint is refused unless its
+    /// host is loopback.
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.allow_http = allow;
         self
@@ -493,36 +496,6 @@ impl PkceAuthenticatorBuilder {
 
 fn print_to_stderr(url: &str) {
     eprintln!("Open this URL in your browser to log in: {url}");
-}
-
-/// An endpoint must be http(s); plain http only on a loopback host unless allowed.
-fn check_endpoint(what: &str, url: &str, allow_http: bool) -> Result<(), AuthError> {
-    let parsed = url::Url::parse(url.trim()).map_err(|e| {
-        AuthError::configuration(format!(
-            "the {what} {url:?} is not a URL ({e}): use https://host/path"
-        ))
-    })?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => {
-            return Err(AuthError::configuration(format!(
-                "the {what} {url:?} has no host"
-            )));
-        }
-    };
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if allow_http || loopback => Ok(()),
-        "http" => Err(AuthError::configuration(format!(
-            "the {what} {url:?} uses plain http, which would expose the login to the network: \
-             use https, or allow it explicitly (Flyte config: insecure)"
-        ))),
-        other => Err(AuthError::configuration(format!(
-            "the {what} {url:?} uses the scheme {other:?}: use https"
-        ))),
-    }
 }
 
 /// Everything one login or refresh needs, resolved from the builder and the config store.

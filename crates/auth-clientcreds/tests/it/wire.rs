@@ -247,3 +247,38 @@ async fn secrets_never_reach_the_logs() {
     tracing::info!(?auth, ?creds, "done");
     logs.assert_none_of(&[SECRET, "wire-access-token"]);
 }
+
+#[tokio::test]
+async fn a_discovered_plain_http_token_endpoint_is_refused() {
+    let store = Arc::new(StaticClientConfigStore::new(ClientConfig::new(
+        "http://example.invalid/token",
+        "public-client",
+    )));
+    let auth = builder().config_store(store).build().unwrap();
+
+    let error = auth.credentials().await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("http://example.invalid/token"),
+        "{message}"
+    );
+    assert!(
+        message.contains("use https") && message.contains("insecure"),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET), "{message}");
+}
+
+#[tokio::test]
+async fn a_discovered_loopback_http_token_endpoint_is_used() {
+    let server = token_server().await;
+    assert!(server.uri().starts_with("http://127.0.0.1"));
+    let auth = builder()
+        .config_store(store_with(&server, &[], ""))
+        .build()
+        .unwrap();
+    let creds = auth.credentials().await.unwrap();
+    assert_eq!(creds.access_token().secret(), "wire-access-token");
+}

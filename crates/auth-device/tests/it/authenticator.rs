@@ -384,9 +384,10 @@ fn build_checks_the_other_settings() {
             ok().device_authorization_endpoint("idp/device"),
             "not a valid URL",
         ),
+        (ok().token_endpoint("ftp://idp/token"), "use https"),
         (
-            ok().token_endpoint("ftp://idp/token"),
-            "absolute http or https URL",
+            ok().token_endpoint("http://idp.example/token"),
+            "uses plain http",
         ),
         (ok().time_limit(SECS(0)), "more than zero"),
     ];
@@ -397,4 +398,62 @@ fn build_checks_the_other_settings() {
             "{error} (expected {expected:?})"
         );
     }
+}
+
+#[tokio::test]
+async fn a_discovered_plain_http_endpoint_is_refused_before_any_request() {
+    let config = ClientConfig::new("http://example.invalid/token", "discovered-client")
+        .with_device_authorization_endpoint("http://example.invalid/device");
+    let (presenter, _rx) = Recorder::new();
+    let auth = DeviceCodeAuthenticator::builder()
+        .config_store(Arc::new(StaticClientConfigStore::new(config)))
+        .presenter(presenter.clone())
+        .build()
+        .unwrap();
+
+    let checked = auth.check_configuration().await.unwrap_err();
+    let error = auth.credentials().await.unwrap_err();
+
+    for e in [&checked, &error] {
+        assert_eq!(e.kind(), ErrorKind::Configuration, "{e}");
+        let message = e.to_string();
+        assert!(message.contains("http://example.invalid/"), "{message}");
+        assert!(
+            message.contains("use https") && message.contains("insecure"),
+            "{message}"
+        );
+    }
+    assert!(presenter.prompts().is_empty(), "no login started");
+}
+
+#[tokio::test(start_paused = true)]
+async fn discovered_loopback_http_endpoints_are_used() {
+    let _clock = Clocked::install();
+    let server = idp(device_response(json!({})), vec![], token("at", None)).await;
+    assert!(server.uri().starts_with("http://127.0.0.1"));
+    let config = ClientConfig::new(format!("{}/token", server.uri()), "discovered-client")
+        .with_device_authorization_endpoint(format!("{}/device", server.uri()));
+    let (presenter, _rx) = Recorder::new();
+    let auth = DeviceCodeAuthenticator::builder()
+        .config_store(Arc::new(StaticClientConfigStore::new(config)))
+        .presenter(presenter)
+        .build()
+        .unwrap();
+    assert_eq!(
+        auth.credentials().await.unwrap().access_token().secret(),
+        "at"
+    );
+}
+
+#[test]
+fn allow_http_admits_a_static_plain_http_endpoint() {
+    let b = || {
+        DeviceCodeAuthenticator::builder()
+            .client_id("c")
+            .token_endpoint("http://idp.example/token")
+            .device_authorization_endpoint("http://idp.example/device")
+    };
+    let error = b().build().unwrap_err();
+    assert!(error.message().contains("uses plain http"), "{error}");
+    assert!(b().allow_http(true).build().is_ok());
 }

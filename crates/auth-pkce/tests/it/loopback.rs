@@ -749,3 +749,30 @@ async fn the_builder_overrides_the_advertised_iss_support() {
     assert_eq!(status, 400);
     assert!(idp.token_requests().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_discovered_plain_http_token_endpoint_is_refused() {
+    let config = auth_core::ClientConfig::new("http://example.invalid/token", "test-cli")
+        .with_authorization_endpoint("https://example.invalid/authorize");
+    let auth = PkceAuthenticator::builder()
+        .config_store(Arc::new(auth_core::StaticClientConfigStore::new(config)))
+        .redirect_uri("http://127.0.0.1:0/callback")
+        .no_browser(true)
+        .prompt(|_| {})
+        .build()
+        .unwrap();
+
+    let error = auth.credentials().await.unwrap_err();
+    // (Discovered loopback http endpoints are used: see the `discovered(..)` tests above.)
+
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("http://example.invalid/token"),
+        "{message}"
+    );
+    assert!(
+        message.contains("use https") && message.contains("insecure"),
+        "{message}"
+    );
+}
