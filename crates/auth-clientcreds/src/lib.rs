@@ -50,6 +50,7 @@ enum Endpoint {
 /// Built with [`ClientCredentialsAuthenticator::builder`]. Implements [`Authenticator`].
 pub struct ClientCredentialsAuthenticator {
     engine: TokenEngine,
+    source: Arc<ClientCredentialsSource>,
 }
 
 impl fmt::Debug for ClientCredentialsAuthenticator {
@@ -83,6 +84,14 @@ impl Authenticator for ClientCredentialsAuthenticator {
 
     fn header_value(&self, credentials: &Credentials) -> HeaderValue {
         self.engine.header_value(credentials)
+    }
+
+    /// Credentials valid now with the header key from the configuration. A config store is
+    /// resolved first (until the key is known), so that a discovered key such as Flyte's
+    /// `flyte-authorization` is used even when the credentials come from the credential
+    /// store without a token request.
+    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        auth_oauth2::authorization_header(&self.engine, self.source.resolve()).await
     }
 
     async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
@@ -309,8 +318,10 @@ impl ClientCredentialsBuilder {
             discovered_header_key: OnceLock::new(),
             allow_http: self.allow_http,
         };
+        let source = Arc::new(source);
         Ok(ClientCredentialsAuthenticator {
-            engine: TokenEngine::new(Arc::new(source), options),
+            engine: TokenEngine::new(Arc::clone(&source) as Arc<dyn TokenSource>, options),
+            source,
         })
     }
 }

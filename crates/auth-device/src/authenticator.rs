@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use auth_core::{
     AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
-    Credentials, EngineOptions, StaticClientConfigStore, TokenEngine, async_trait, non_empty,
+    Credentials, EngineOptions, HeaderValue, StaticClientConfigStore, TokenEngine, async_trait,
+    non_empty,
 };
 use auth_oauth2::{ClientAuthMethod, HttpClient, TransportOptions, check_endpoint};
 
@@ -68,6 +69,18 @@ impl Authenticator for DeviceCodeAuthenticator {
 
     fn header_key(&self) -> String {
         self.engine.header_key()
+    }
+
+    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
+        self.engine.header_value(credentials)
+    }
+
+    /// Credentials valid now with the header key from the configuration. The configuration
+    /// is resolved first (until the key is known), so that a discovered key such as Flyte's
+    /// `flyte-authorization` is used even when the credentials come from the credential
+    /// store without a login.
+    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        auth_oauth2::authorization_header(&self.engine, self.source.check()).await
     }
 
     async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {

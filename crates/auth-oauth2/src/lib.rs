@@ -4,6 +4,7 @@
 mod client;
 mod discovery;
 mod endpoint;
+mod header;
 mod tls;
 mod transport;
 
@@ -13,4 +14,5 @@ pub use client::{
 };
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
 pub use endpoint::check_endpoint;
+pub use header::authorization_header;
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions};

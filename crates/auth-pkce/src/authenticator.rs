@@ -117,17 +117,10 @@ impl Authenticator for PkceAuthenticator {
     }
 
     /// Credentials valid now with the header key from the configuration. The configuration
-    /// is resolved first (once), so that the key is right even when the credentials come
-    /// from the credential store without a login.
+    /// is resolved first (until the key is known), so that the key is right even when the
+    /// credentials come from the credential store without a login.
     async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
-        if let Err(e) = self.source.resolve().await {
-            tracing::debug!(error = %e, "could not resolve the client configuration for the header key");
-        }
-        let credentials = self.engine.credentials().await?;
-        Ok((
-            self.engine.header_key(),
-            self.engine.header_value(&credentials),
-        ))
+        auth_oauth2::authorization_header(&self.engine, self.source.resolve()).await
     }
 
     async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {

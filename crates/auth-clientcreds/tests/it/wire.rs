@@ -282,3 +282,54 @@ async fn a_discovered_loopback_http_token_endpoint_is_used() {
     let creds = auth.credentials().await.unwrap();
     assert_eq!(creds.access_token().secret(), "wire-access-token");
 }
+
+#[tokio::test]
+async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request() {
+    use auth_core::{AccessToken, CredentialStore as _, Credentials};
+    let server = token_server().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path("/.well-known/oauth-authorization-server"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": uri, "token_endpoint": format!("{uri}/token"),
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/config/v1/flyte_client"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "client_id": "flytectl", "authorization_metadata_key": "flyte-authorization",
+        })))
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let valid = Credentials::new(AccessToken::new("at-stored")).with_expires_at(Some(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    ));
+    store.save("svc-key", &valid).await.unwrap();
+    let http = auth_oauth2::HttpClient::new(&auth_oauth2::TransportOptions::new()).unwrap();
+    let auth = builder()
+        .config_store(Arc::new(auth_oauth2::FlyteDiscovery::new(
+            http.clone(),
+            &uri,
+            true,
+        )))
+        .http_client(http)
+        .credential_store(store)
+        .store_key("svc-key")
+        .build()
+        .unwrap();
+
+    let (key, value) = auth.authorization_header().await.unwrap();
+
+    assert_eq!(key, "flyte-authorization");
+    assert_eq!(value.secret(), "Bearer at-stored");
+    let token_requests = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/token")
+        .count();
+    assert_eq!(token_requests, 0);
+}

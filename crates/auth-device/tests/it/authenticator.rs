@@ -457,3 +457,60 @@ fn allow_http_admits_a_static_plain_http_endpoint() {
     assert!(error.message().contains("uses plain http"), "{error}");
     assert!(b().allow_http(true).build().is_ok());
 }
+
+/// A Flyte admin on wiremock: discovery names `flyte-authorization` as the header key and
+/// the server's own `/token` and `/device` as endpoints.
+async fn flyte_admin() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path("/.well-known/oauth-authorization-server"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": uri,
+            "token_endpoint": format!("{uri}/token"),
+            "device_authorization_endpoint": format!("{uri}/device"),
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/config/v1/flyte_client"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "client_id": "flytectl",
+            "authorization_metadata_key": "flyte-authorization",
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request() {
+    let server = flyte_admin().await;
+    let store = Arc::new(MemoryStore::new());
+    let valid = Credentials::new(AccessToken::new("at-stored"))
+        .with_expires_at(Some(SystemTime::now() + SECS(3600)));
+    store.save(KEY, &valid).await.unwrap();
+    let http = auth_oauth2::HttpClient::new(&auth_oauth2::TransportOptions::new()).unwrap();
+    let (presenter, _rx) = Recorder::new();
+    let auth = DeviceCodeAuthenticator::builder()
+        .config_store(Arc::new(auth_oauth2::FlyteDiscovery::new(
+            http.clone(),
+            &server.uri(),
+            true,
+        )))
+        .http_client(http)
+        .credential_store(store, KEY)
+        .presenter(presenter.clone())
+        .build()
+        .unwrap();
+
+    let (key, value) = auth.authorization_header().await.unwrap();
+
+    assert_eq!(key, "flyte-authorization");
+    assert_eq!(value.secret(), "Bearer at-stored");
+    assert!(requests_to(&server, "/token").await.is_empty());
+    assert!(requests_to(&server, "/device").await.is_empty());
+    assert!(presenter.events().is_empty(), "no login");
+}

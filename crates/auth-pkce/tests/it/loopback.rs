@@ -776,3 +776,54 @@ async fn a_discovered_plain_http_token_endpoint_is_refused() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let idp = FakeIdp::start().await;
+    let uri = idp.server.uri();
+    Mock::given(method("GET"))
+        .and(path("/.well-known/oauth-authorization-server"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "issuer": uri,
+            "token_endpoint": format!("{uri}/token"),
+            "authorization_endpoint": format!("{uri}/authorize"),
+        })))
+        .mount(&idp.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/config/v1/flyte_client"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "client_id": "flytectl",
+            "authorization_metadata_key": "flyte-authorization",
+        })))
+        .mount(&idp.server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let valid = Credentials::new(AccessToken::new("at-stored"))
+        .with_expires_at(Some(SystemTime::now() + Duration::from_secs(3600)));
+    store.save("key", &valid).await.unwrap();
+    let (launcher, _urls, calls) = channel_launcher();
+    let http = auth_oauth2::HttpClient::new(&auth_oauth2::TransportOptions::new()).unwrap();
+    let auth = PkceAuthenticator::builder()
+        .config_store(Arc::new(auth_oauth2::FlyteDiscovery::new(
+            http.clone(),
+            &uri,
+            true,
+        )))
+        .http_client(http)
+        .launcher(launcher)
+        .credential_store(store)
+        .store_key("key")
+        .prompt(|_| {})
+        .build()
+        .unwrap();
+
+    let (key, value) = auth.authorization_header().await.unwrap();
+
+    assert_eq!(key, "flyte-authorization");
+    assert_eq!(value.secret(), "Bearer at-stored");
+    assert!(idp.token_requests().await.is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the browser was opened");
+}
