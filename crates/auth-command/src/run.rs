@@ -355,15 +355,8 @@ pub(crate) fn stderr_excerpt(stderr: &[u8], scrub: &[&[u8]]) -> String {
             }
         })
         .collect();
-    for secret in scrub {
-        let secret = String::from_utf8_lossy(secret);
-        for word in secret.split_whitespace() {
-            // Short words ("{", "null", "true") are not tokens and redacting them only
-            // garbles the message.
-            if word.len() >= 8 {
-                text = text.replace(word, "[redacted]");
-            }
-        }
+    for secret in secrets_in(scrub) {
+        text = text.replace(&secret, "[redacted]");
     }
     if text.len() > STDERR_EXCERPT {
         let mut start = text.len() - STDERR_EXCERPT;
@@ -373,6 +366,43 @@ pub(crate) fn stderr_excerpt(stderr: &[u8], scrub: &[&[u8]]) -> String {
         text = format!("[…] {}", &text[start..]);
     }
     text
+}
+
+/// The shortest piece of stdout treated as a possible token: shorter words (`{`, `null`,
+/// `true`, `Bearer`) are not tokens, and redacting them only garbles the message.
+const MIN_SECRET_LEN: usize = 8;
+
+/// Every token-like substring of `outputs` (a command's stdout): the words between
+/// whitespace and JSON punctuation (`"{}[],:`), so that a compact `{"access_token":"eyJ..."}`
+/// gives up its token, and, when an output is JSON, every string value in it (escapes
+/// decoded). Longest first, so that a secret is redacted whole before any part of it.
+fn secrets_in(outputs: &[&[u8]]) -> Vec<String> {
+    let mut secrets: Vec<String> = Vec::new();
+    for output in outputs {
+        let text = String::from_utf8_lossy(output);
+        secrets.extend(
+            text.split(|c: char| c.is_whitespace() || "\"{}[],:".contains(c))
+                .filter(|w| w.len() >= MIN_SECRET_LEN)
+                .map(str::to_string),
+        );
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(output) {
+            json_strings(&value, &mut secrets);
+        }
+    }
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    secrets.dedup();
+    secrets
+}
+
+/// Collects the string values (not the keys) of `value` that are at least
+/// [`MIN_SECRET_LEN`] long.
+fn json_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.len() >= MIN_SECRET_LEN => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| json_strings(v, out)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -445,6 +475,16 @@ mod tests {
             &[b"eyJhbGciOiJIUzI1\n"],
         );
         assert_eq!(e, " [31merror [0m: token [redacted] rejected");
+
+        // Compact JSON on stdout: the token inside it is found and redacted.
+        let e = stderr_excerpt(
+            b"refused tok-SECRET-123456 (expired at 2030-01-01)",
+            &[br#"{"access_token":"tok-SECRET-123456","expiry":"2030-01-01"}"#],
+        );
+        assert_eq!(e, "refused [redacted] (expired at [redacted])");
+        // A JSON string with an escape: its decoded value is redacted too.
+        let e = stderr_excerpt(b"got a/b-SECRET-99", &[br#"{"token":"a\/b-SECRET-99"}"#]);
+        assert_eq!(e, "got [redacted]");
 
         // Multi-byte characters at the cut do not panic.
         let wide = "é".repeat(3000);

@@ -46,6 +46,19 @@ async fn a_token_repeated_on_stderr_is_redacted() {
 }
 
 #[tokio::test]
+async fn a_token_from_compact_json_repeated_on_stderr_is_redacted() {
+    let e = auth(&[&fixture("echo_json_token_to_stderr.sh")])
+        .credentials()
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("exited with status 1"), "{msg}");
+    assert!(msg.contains("the API refused [redacted]"), "{msg}");
+    assert!(!msg.contains("SECRET"), "{msg}");
+    assert!(!format!("{e:?}").contains("SECRET"));
+}
+
+#[tokio::test]
 async fn killed_by_a_signal() {
     let e = auth(&["sh", "-c", "kill -TERM $$"])
         .credentials()
