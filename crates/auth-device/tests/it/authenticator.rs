@@ -402,6 +402,10 @@ fn build_checks_the_other_settings() {
 
 #[tokio::test]
 async fn a_discovered_plain_http_endpoint_is_refused_before_any_request() {
+    // Every test that runs the flow installs the layer: a device_request span first seen on a
+    // thread without a subscriber could otherwise leave that callsite disabled for a racing
+    // paused-clock test, whose layer then misses its HTTP calls.
+    let _clock = Clocked::install();
     let config = ClientConfig::new("http://example.invalid/token", "discovered-client")
         .with_device_authorization_endpoint("http://example.invalid/device");
     let (presenter, _rx) = Recorder::new();
@@ -487,6 +491,7 @@ async fn flyte_admin() -> wiremock::MockServer {
 
 #[tokio::test]
 async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request() {
+    let _clock = Clocked::install();
     let server = flyte_admin().await;
     let store = Arc::new(MemoryStore::new());
     let valid = Credentials::new(AccessToken::new("at-stored"))
