@@ -145,6 +145,7 @@ pub struct DeviceCodeAuthenticatorBuilder {
     time_limit: Option<Duration>,
     pkce: bool,
     max_backoff: Option<Duration>,
+    default_interval: Option<Duration>,
     interactive: Option<bool>,
     engine: Option<EngineOptions>,
     allow_http: bool,
@@ -161,6 +162,7 @@ impl fmt::Debug for DeviceCodeAuthenticatorBuilder {
                 &self.client_secret.as_ref().map(|(_, m)| ("[redacted]", m)),
             )
             .field("time_limit", &self.time_limit)
+            .field("default_interval", &self.default_interval)
             .field("pkce", &self.pkce)
             .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
@@ -266,6 +268,14 @@ impl DeviceCodeAuthenticatorBuilder {
         self
     }
 
+    /// The polling interval when the provider's device authorization response names none
+    /// (Flyte config: `deviceFlowConfig.pollInterval`). Default: 5 s, as RFC 8628 §3.2 says.
+    /// An `interval` sent by the provider always wins.
+    pub fn default_interval(mut self, interval: Duration) -> Self {
+        self.default_interval = Some(interval);
+        self
+    }
+
     /// The cap on the back-off between polls after transient failures (network errors, 5xx).
     /// Default: 60 s.
     pub fn max_poll_backoff(mut self, cap: Duration) -> Self {
@@ -337,6 +347,11 @@ impl DeviceCodeAuthenticatorBuilder {
                     .map_err(|e| BuildError::new(e.message()))?;
             }
         }
+        if self.default_interval.is_some_and(|i| i.is_zero()) {
+            return Err(BuildError::new(
+                "the default poll interval must be more than zero",
+            ));
+        }
         if self.time_limit.is_some_and(|l| l.is_zero()) {
             return Err(BuildError::new(
                 "the device flow time limit must be more than zero",
@@ -358,6 +373,7 @@ impl DeviceCodeAuthenticatorBuilder {
             time_limit: self.time_limit,
             pkce: self.pkce,
             max_backoff: self.max_backoff.unwrap_or(DEFAULT_MAX_BACKOFF),
+            default_interval: self.default_interval,
             allow_http: self.allow_http,
             header_key: Mutex::new(None),
         };

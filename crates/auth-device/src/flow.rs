@@ -69,6 +69,8 @@ pub(crate) struct DeviceSource {
     pub(crate) time_limit: Option<Duration>,
     pub(crate) pkce: bool,
     pub(crate) max_backoff: Duration,
+    /// The interval when the provider names none (`None`: RFC 8628's 5 s).
+    pub(crate) default_interval: Option<Duration>,
     /// Whether endpoints may use plain http on a host that is not loopback.
     pub(crate) allow_http: bool,
     /// The header key of the last resolved configuration.
@@ -88,6 +90,7 @@ impl fmt::Debug for DeviceSource {
             .field("time_limit", &self.time_limit)
             .field("pkce", &self.pkce)
             .field("max_backoff", &self.max_backoff)
+            .field("default_interval", &self.default_interval)
             .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
     }
@@ -221,7 +224,10 @@ impl DeviceSource {
                 limit.as_secs()
             )));
         };
-        let mut schedule = PollSchedule::new(authorization.interval, self.max_backoff);
+        let mut schedule = PollSchedule::new(
+            authorization.interval.or(self.default_interval),
+            self.max_backoff,
+        );
         tracing::debug!(
             expires_in_secs = code_life.as_secs(),
             interval_secs = schedule.interval().as_secs(),

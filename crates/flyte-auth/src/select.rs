@@ -410,6 +410,9 @@ fn device_flow(
     if let Some(t) = settings.device_flow_timeout {
         b = b.time_limit(t);
     }
+    if let Some(i) = settings.device_flow_poll_interval {
+        b = b.default_interval(i);
+    }
     configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config))
 }
 

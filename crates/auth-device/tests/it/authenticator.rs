@@ -390,6 +390,10 @@ fn build_checks_the_other_settings() {
             "uses plain http",
         ),
         (ok().time_limit(SECS(0)), "more than zero"),
+        (
+            ok().default_interval(SECS(0)),
+            "poll interval must be more than zero",
+        ),
     ];
     for (builder, expected) in cases {
         let error = builder.build().unwrap_err();

@@ -453,6 +453,46 @@ async fn no_interval_means_five_seconds() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_default_interval_applies_when_the_server_names_none() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "interval": null })),
+        vec![pending(), pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter)
+        .default_interval(SECS(2))
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert_eq!(clock.layer.poll_gaps(), [SECS(2), SECS(2), SECS(2)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_server_interval_beats_the_default_interval() {
+    let clock = Clocked::install();
+    let server = idp(
+        device_response(json!({ "interval": 7 })),
+        vec![pending()],
+        token("at", None),
+    )
+    .await;
+    let (presenter, _rx) = Recorder::new();
+    builder(&server, presenter)
+        .default_interval(SECS(2))
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert_eq!(clock.layer.poll_gaps(), [SECS(7), SECS(7)]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_server_interval_is_used() {
     let clock = Clocked::install();
     let server = idp(
