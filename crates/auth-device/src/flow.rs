@@ -15,12 +15,11 @@ use auth_core::{
 };
 use auth_oauth2::{
     ClientAuthMethod, DeviceAuthorization, HttpClient, MAX_DEVICE_CODE_LIFETIME, OAuth2Client,
-    check_endpoint,
+    check_endpoint, pkce::PkceChallenge,
 };
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::pkce::Pkce;
 use crate::presenter::{DevicePresenter, DevicePrompt};
 use crate::schedule::{Answer, PollSchedule};
 
@@ -186,11 +185,15 @@ impl DeviceSource {
     async fn run(&self) -> Result<Credentials, AuthError> {
         let config = self.resolve().await?;
         let endpoint = device_endpoint(&config)?;
-        let pkce = self.pkce.then(Pkce::generate);
+        let pkce = if self.pkce {
+            Some(PkceChallenge::new_random()?)
+        } else {
+            None
+        };
         let mut extra: Vec<(&str, &str)> = Vec::new();
         if let Some(p) = &pkce {
-            extra.push(("code_challenge", &p.challenge));
-            extra.push(("code_challenge_method", "S256"));
+            extra.push(("code_challenge", p.challenge()));
+            extra.push(("code_challenge_method", p.method()));
         }
         let authorization = config
             .client
@@ -199,7 +202,7 @@ impl DeviceSource {
             .await?;
         let mut poll_extra: Vec<(&str, &str)> = Vec::new();
         if let Some(p) = &pkce {
-            poll_extra.push(("code_verifier", p.verifier.secret()));
+            poll_extra.push(("code_verifier", p.verifier().secret()));
         }
         self.poll(&config, authorization, &poll_extra).await
     }

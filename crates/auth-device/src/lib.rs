@@ -3,7 +3,6 @@
 
 mod authenticator;
 mod flow;
-mod pkce;
 mod presenter;
 #[cfg(feature = "qr")]
 mod qr;

@@ -5,6 +5,7 @@ mod client;
 mod discovery;
 mod endpoint;
 mod header;
+pub mod pkce;
 mod tls;
 mod transport;
 

@@ -17,9 +17,10 @@ use tokio::task::JoinHandle;
 
 use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
 use crate::pages::Pages;
-use crate::pkce::{PkceChallenge, State};
+use crate::pkce::State;
 use crate::request::{AuthorizationRequest, RESERVED_PARAMS, RedirectUri};
 use crate::server::{CallbackServer, Expectation};
+use auth_oauth2::pkce::PkceChallenge;
 
 /// Flyte's default redirect URI for the browser login.
 pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:53593/callback";

@@ -8,9 +8,9 @@ mod pkce;
 mod request;
 mod server;
 
+pub use auth_oauth2::pkce::{PkceChallenge, code_challenge_s256};
 pub use authenticator::{
     BuildError, DEFAULT_REDIRECT_URI, DEFAULT_TIMEOUT, PkceAuthenticator, PkceAuthenticatorBuilder,
 };
 pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
 pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
-pub use pkce::{PkceChallenge, code_challenge_s256};

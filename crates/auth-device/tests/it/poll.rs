@@ -605,6 +605,8 @@ async fn pkce_challenge_and_verifier() {
         verifier,
         "one verifier per authorization"
     );
+    // The shared `auth_oauth2::pkce` verifier: 64 random bytes, 86 characters.
+    assert_eq!(verifier.len(), 86, "{verifier}");
     use base64::Engine as _;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
