@@ -154,20 +154,59 @@ fn read(path: &Path, endpoint: &str) -> Result<Option<Credentials>, AuthError> {
         }
     };
     warn_if_shared(path);
-    let data: FileData = match serde_json::from_slice(&bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            return discard(
-                path,
-                &format!("it is not valid JSON ({})", e.classify_name()),
-            );
+    match decode_credentials(&bytes, endpoint) {
+        Ok(credentials) => Ok(Some(credentials)),
+        Err(why) => discard(path, &why),
+    }
+}
+
+impl FileData {
+    fn from_credentials(credentials: &Credentials, endpoint: &str) -> Self {
+        FileData {
+            version: FILE_VERSION,
+            endpoint: endpoint.to_string(),
+            access_token: credentials.access_token().secret().to_string(),
+            refresh_token: credentials.refresh_token().map(|t| t.secret().to_string()),
+            id_token: credentials.id_token().map(|t| t.secret().to_string()),
+            token_type: Some(credentials.token_type().to_string()),
+            expires_at: credentials
+                .expires_at()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+            scopes: credentials.scopes().to_vec(),
         }
-    };
+    }
+}
+
+/// Credentials in this file format, as compact JSON (also the payload of the session-keyring
+/// cache of [`KeyringStore`](crate::KeyringStore)).
+pub(crate) fn encode_credentials(
+    credentials: &Credentials,
+    endpoint: &str,
+) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
+    let data = FileData::from_credentials(credentials, endpoint);
+    // Room for everything up front, so that no reallocation leaves a copy of a token behind.
+    let capacity = 512
+        + data.endpoint.len()
+        + data.access_token.len()
+        + data.refresh_token.as_ref().map_or(0, String::len)
+        + data.id_token.as_ref().map_or(0, String::len)
+        + data.scopes.iter().map(|s| s.len() + 3).sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    serde_json::to_writer(&mut *out, &data)?;
+    Ok(out)
+}
+
+/// Parses credentials in this file format. The error says why they are unusable, without
+/// quoting them.
+pub(crate) fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credentials, String> {
+    let data: FileData = serde_json::from_slice(bytes)
+        .map_err(|e| format!("it is not valid JSON ({})", e.classify_name()))?;
     if data.version != FILE_VERSION {
-        return discard(path, &format!("unknown version {}", data.version));
+        return Err(format!("unknown version {}", data.version));
     }
     if data.access_token.is_empty() {
-        return discard(path, "it holds no access token");
+        return Err("it holds no access token".to_string());
     }
     let present = |t: &Option<String>| t.as_deref().filter(|t| !t.is_empty()).map(str::to_string);
     let mut credentials = Credentials::new(AccessToken::new(data.access_token.as_str()))
@@ -179,7 +218,7 @@ fn read(path: &Path, endpoint: &str) -> Result<Option<Credentials>, AuthError> {
     if let Some(t) = present(&data.token_type) {
         credentials = credentials.with_token_type(t);
     }
-    Ok(Some(credentials))
+    Ok(credentials)
 }
 
 /// Treats a corrupt file as absent and removes it.
@@ -226,19 +265,7 @@ impl ClassifyName for serde_json::Error {
 }
 
 fn write(path: &Path, credentials: &Credentials, endpoint: &str) -> Result<(), AuthError> {
-    let data = FileData {
-        version: FILE_VERSION,
-        endpoint: endpoint.to_string(),
-        access_token: credentials.access_token().secret().to_string(),
-        refresh_token: credentials.refresh_token().map(|t| t.secret().to_string()),
-        id_token: credentials.id_token().map(|t| t.secret().to_string()),
-        token_type: Some(credentials.token_type().to_string()),
-        expires_at: credentials
-            .expires_at()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs()),
-        scopes: credentials.scopes().to_vec(),
-    };
+    let data = FileData::from_credentials(credentials, endpoint);
     let json = Zeroizing::new(
         serde_json::to_vec_pretty(&data)
             .map_err(|e| AuthError::storage(format!("could not encode credentials: {e}")))?,

@@ -10,6 +10,7 @@ use auth_core::{AuthError, CredentialStore, Credentials, ErrorKind};
 use keyring_core::{Entry, Error as KeyringError};
 use zeroize::Zeroizing;
 
+use crate::cache::{Fill, SESSION_CACHE_MAX_TTL, SessionCache};
 use crate::deadline::{DEFAULT_TIMEOUT, Runner};
 use crate::layout::{self, Entries, EntryError, MIN_VALUE_LEN};
 
@@ -96,6 +97,35 @@ impl Backend {
                 Ok(store)
             }
             Backend::Platform => open_platform(),
+        }
+    }
+
+    /// What names this durable store in the descriptions of session-keyring cache entries,
+    /// or `None` when it cannot have a cache (off Linux, and for keyutils itself).
+    fn cache_identity(&self) -> Option<String> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        match self.resolved() {
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
+            Backend::SecretService => {
+                // The bus libdbus connects to: the address, else $XDG_RUNTIME_DIR/bus.
+                let var = |name: &str| {
+                    std::env::var_os(name)
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                };
+                Some(format!(
+                    "secret-service\0{}\0{}",
+                    var("DBUS_SESSION_BUS_ADDRESS"),
+                    var("XDG_RUNTIME_DIR")
+                ))
+            }
+            Backend::Custom(store) => Some(format!("custom\0{}\0{}", store.vendor(), store.id())),
+            _ => None,
         }
     }
 
@@ -216,14 +246,22 @@ fn open_platform() -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
 ///   as a warning too: authentication goes on with credentials in memory.
 /// - Values longer than the store's limit (Windows 2560 bytes, keyutils 32767) are split
 ///   across entries and reassembled; corrupt or partial data is treated as absent and removed.
+/// - On Linux, [`new`](Self::new) (and [`tiered`](Self::tiered)) front the Secret Service with
+///   a cache in the kernel's session keyring; see [`with_session_cache`](Self::with_session_cache).
 ///
 /// The store is opened (for the Secret Service: connected) on first use, not by the
-/// constructor, so constructing one never blocks and never fails.
+/// constructor, so constructing one never blocks and never fails; with the session cache it
+/// is opened only when the cache cannot answer, or to write.
 pub struct KeyringStore {
     backend: Backend,
     max_value_len: Option<usize>,
     runner: Runner,
     opened: Arc<Mutex<Option<Arc<keyring_core::CredentialStore>>>>,
+    session_cache: bool,
+    session_cache_max_ttl: Duration,
+    /// Runs the cache's own jobs (a lookup, a removal before a delete), apart from the
+    /// durable store's, so that a wedged Secret Service does not stop cache hits.
+    cache_runner: Runner,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -232,6 +270,8 @@ impl fmt::Debug for KeyringStore {
             .field("backend", &self.backend.name())
             .field("timeout", &self.runner.timeout)
             .field("max_value_len", &self.max_value_len)
+            .field("session_cache", &self.has_session_cache())
+            .field("session_cache_max_ttl", &self.session_cache_max_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -249,14 +289,43 @@ impl KeyringStore {
             backend,
             runner: Runner::new(DEFAULT_TIMEOUT),
             opened: Arc::new(Mutex::new(None)),
+            session_cache: false,
+            session_cache_max_ttl: SESSION_CACHE_MAX_TTL,
+            cache_runner: Runner::new(DEFAULT_TIMEOUT),
         }
     }
 
     /// The platform's keyring: the Secret Service on Linux and the BSDs, the Keychain on
     /// macOS, the Credential Manager on Windows. Elsewhere every operation fails (non-fatally)
     /// with a message that says to choose another store.
+    ///
+    /// On Linux this is [`tiered`](Self::tiered): the Secret Service fronted by a cache in the
+    /// session keyring (turn it off with
+    /// [`with_session_cache(false)`](Self::with_session_cache)).
     pub fn new() -> Self {
-        Self::from_backend(Backend::Platform)
+        Self::from_backend(Backend::Platform).with_session_cache(cfg!(target_os = "linux"))
+    }
+
+    /// The Secret Service as the durable store, fronted by a cache in the kernel's session
+    /// keyring: what [`new`](Self::new) is on Linux.
+    ///
+    /// - `load` asks the cache first and returns a hit at once, without connecting to D-Bus;
+    ///   on a miss (or any cache failure) it reads the Secret Service and, if it found
+    ///   credentials, caches them.
+    /// - `save` writes the Secret Service, then the cache; `delete` removes both.
+    /// - Cache failures (no session keyring, access refused, quota) are `debug` events, never
+    ///   warnings or errors: the Secret Service path behaves exactly as with
+    ///   [`secret_service`](Self::secret_service).
+    ///
+    /// A cache entry lives at most 10 minutes (see
+    /// [`with_session_cache_max_ttl`](Self::with_session_cache_max_ttl)) and never beyond
+    /// 30 s before its access token expires. So a login made by another client (`pyflyte`)
+    /// that rewrites the Secret Service is seen after at most that long, and at once after a
+    /// `flyte-auth login` or `logout`, which rewrite the cache too.
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+    pub fn tiered() -> Self {
+        Self::from_backend(Backend::SecretService).with_session_cache(true)
     }
 
     /// The freedesktop Secret Service (gnome-keyring, KeePassXC, KWallet) on the D-Bus session
@@ -296,7 +365,76 @@ impl KeyringStore {
     /// abandoned: its thread may stay blocked in the keyring library until that gives up.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.runner = Runner::new(timeout);
+        self.cache_runner = Runner::new(timeout);
         self
+    }
+
+    /// Fronts the store with a cache in the kernel's session keyring (Linux), or turns that
+    /// cache off. On by default for [`new`](Self::new) and [`tiered`](Self::tiered) on Linux,
+    /// off for every other constructor. Ignored off Linux and for
+    /// [`keyutils`](Self::keyutils), which is the kernel keyring itself.
+    ///
+    /// The cache holds one kernel key per endpoint with the whole credentials (never anything
+    /// the durable store does not hold), readable only by processes that share the session
+    /// keyring (a login session; a process without one shares the user's session keyring),
+    /// with a timeout: see [`tiered`](Self::tiered). Credentials that do not fit one key
+    /// (32767 bytes) or that expire within 35 s are not cached.
+    pub fn with_session_cache(mut self, enabled: bool) -> Self {
+        self.session_cache = enabled;
+        self
+    }
+
+    /// Sets the longest a session-cache entry lives (default 10 minutes): the longest a
+    /// change another client makes to the durable store can go unseen. Entries never outlive
+    /// their access token's expiry less 30 s; a value under 5 s caches nothing.
+    pub fn with_session_cache_max_ttl(mut self, max: Duration) -> Self {
+        self.session_cache_max_ttl = max;
+        self
+    }
+
+    /// Whether this store uses the session-keyring cache.
+    pub fn has_session_cache(&self) -> bool {
+        self.cache().is_some()
+    }
+
+    /// The kernel key description of this store's session-cache entry for `key` (type
+    /// `user`, in the session keyring), or `None` without a cache: for tools and tests that
+    /// inspect or clear the cache, e.g. `keyctl search @s user DESCRIPTION`.
+    pub fn session_cache_description(&self, key: &str) -> Option<String> {
+        self.cache().map(|c| c.description(service_for(key)))
+    }
+
+    /// The session cache, if this store has one.
+    fn cache(&self) -> Option<SessionCache> {
+        if !self.session_cache {
+            return None;
+        }
+        let identity = self.backend.cache_identity()?;
+        Some(SessionCache::new(&identity, self.session_cache_max_ttl))
+    }
+
+    /// Runs `job` on the cache's own runner; a failure of the runner itself (a thread that
+    /// could not start, a deadline) is a debug event and `None`.
+    async fn cache_job<T, F>(&self, what: String, job: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match self
+            .cache_runner
+            .run(
+                &what,
+                "the kernel keyring did not answer",
+                move || Ok(job()),
+            )
+            .await
+        {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!("{e}; going on with the durable store");
+                None
+            }
+        }
     }
 
     /// Sets the largest value one entry may hold, in UTF-8 bytes (`None`: no limit); longer
@@ -399,8 +537,21 @@ pub fn service_for(key: &str) -> &str {
 impl CredentialStore for KeyringStore {
     async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
         let endpoint = service_for(key).to_string();
+        let cache = self.cache();
+        if let Some(cache) = cache.clone() {
+            let service = endpoint.clone();
+            let what = format!("reading the session keyring cache for '{endpoint}'");
+            if let Some(Some(hit)) = self.cache_job(what, move || cache.lookup(&service)).await {
+                return Ok(Some(hit));
+            }
+        }
         self.run("reading credentials from", key, move |entries| {
-            layout::load(entries, &endpoint, SystemTime::now())
+            let now = SystemTime::now();
+            let loaded = layout::load(entries, &endpoint, now)?;
+            if let (Some(cache), Some(credentials)) = (&cache, &loaded) {
+                cache.fill(&endpoint, credentials, now, Fill::IfAbsent);
+            }
+            Ok(loaded)
         })
         .await
     }
@@ -408,15 +559,42 @@ impl CredentialStore for KeyringStore {
     async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
         let credentials = credentials.clone();
         let max = self.max_value_len;
+        let cache = self.cache();
+        let endpoint = service_for(key).to_string();
         self.run("saving credentials to", key, move |entries| {
-            layout::save(entries, &credentials, max)
+            // The old entry goes first: if the durable write fails half-way, or this process
+            // dies before the new entry is written, the next load reads the durable store.
+            if let Some(cache) = &cache {
+                cache.discard(&endpoint);
+            }
+            layout::save(entries, &credentials, max)?;
+            if let Some(cache) = &cache {
+                cache.fill(&endpoint, &credentials, SystemTime::now(), Fill::Replace);
+            }
+            Ok(())
         })
         .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), AuthError> {
-        self.run("deleting credentials from", key, layout::delete)
-            .await
+        let cache = self.cache();
+        let endpoint = service_for(key).to_string();
+        if let Some(cache) = cache.clone() {
+            // Even when the durable store then fails (a logout with a wedged Secret Service),
+            // the cache no longer answers for this endpoint.
+            let service = endpoint.clone();
+            let what = format!("clearing the session keyring cache for '{endpoint}'");
+            self.cache_job(what, move || cache.discard(&service)).await;
+        }
+        self.run("deleting credentials from", key, move |entries| {
+            let result = layout::delete(entries);
+            // Again, in case a concurrent load cached what it read before the deletion.
+            if let Some(cache) = &cache {
+                cache.discard(&endpoint);
+            }
+            result
+        })
+        .await
     }
 }
 

@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod deadline;
 mod file;
 mod keyring;
 mod layout;
 mod none;
 
+pub use cache::SESSION_CACHE_MAX_TTL;
 pub use deadline::DEFAULT_TIMEOUT;
 pub use file::FileStore;
 pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN, service_for};

@@ -10,6 +10,7 @@ mod file_store;
 mod keyutils;
 mod logs;
 mod secret_service;
+mod tiered;
 
 use std::process::Command;
 use std::sync::Arc;

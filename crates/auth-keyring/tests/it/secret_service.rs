@@ -247,7 +247,7 @@ fn no_bus_at_all_fails_fast_and_is_not_fatal() {
             let e = rt.block_on(store.load(EP)).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
             assert!(e.to_string().contains("Secret Service"), "{e}");
-            assert!(e.to_string().contains("file store"), "{e}");
+            assert!(e.to_string().contains("--store file"), "{e}");
             assert!(rt.block_on(store.save(EP, &credentials("x"))).is_err());
             engine_still_authenticates(&rt, store, EP);
         },
