@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use auth_core::AuthError;
+use auth_oauth2::sanitize_for_terminal;
 
 /// What the user needs to approve a device authorization (RFC 8628 §3.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,18 +36,27 @@ pub struct DevicePrompt {
     pub expires_in: Duration,
 }
 
+/// The longest URI or user code shown, in characters; longer server text is cut.
+const MAX_SHOWN: usize = 2048;
+
 impl DevicePrompt {
-    /// A prompt.
+    /// A prompt. The URIs and the user code come from the identity provider, so they are
+    /// made safe to print first ([`auth_oauth2::sanitize_for_terminal`]): terminal escape
+    /// sequences and other control characters are removed, and each is cut at 2048
+    /// characters.
     pub fn new(
         verification_uri: impl Into<String>,
         verification_uri_complete: Option<String>,
         user_code: impl Into<String>,
         expires_in: Duration,
     ) -> Self {
+        let shown = |text: &str| sanitize_for_terminal(text, MAX_SHOWN);
         Self {
-            verification_uri: verification_uri.into(),
-            verification_uri_complete: verification_uri_complete.filter(|u| !u.trim().is_empty()),
-            user_code: user_code.into(),
+            verification_uri: shown(&verification_uri.into()),
+            verification_uri_complete: verification_uri_complete
+                .map(|u| shown(&u))
+                .filter(|u| !u.is_empty()),
+            user_code: shown(&user_code.into()),
             expires_in,
         }
     }
@@ -365,6 +375,30 @@ mod tests {
                 serde_json::json!({"event": "approved"}),
                 serde_json::json!({"event": "failed", "error": "access denied: the sign-in was denied"}),
             ]
+        );
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        let p = DevicePrompt::new(
+            "https://idp.example/device\u{1b}]8;;https://evil.example\u{7}",
+            Some("\u{1b}[2J\u{1b}[H".to_string()),
+            "WDJB-\u{1b}[1A\u{1b}[2KMJHT\u{9b}31m\u{202e}",
+            Duration::from_secs(600),
+        );
+        let text = TextPresenter::render(&p);
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert_eq!(p.user_code, "WDJB- MJHT 31m");
+        // A complete URI that was nothing but escapes counts as none.
+        assert_eq!(p.verification_uri_complete, None);
+        assert_eq!(
+            p.verification_uri,
+            "https://idp.example/device ]8;;https://evil.example"
         );
     }
 

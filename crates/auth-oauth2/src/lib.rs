@@ -16,4 +16,4 @@ pub use client::{
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
 pub use endpoint::check_endpoint;
 pub use header::authorization_header;
-pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions};
+pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions, sanitize_for_terminal};

@@ -673,6 +673,33 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     sanitize(&without_tags, 200)
 }
 
+/// Server-provided text made safe to print on a terminal: terminal escape sequences
+/// (`ESC [ ... letter`) are dropped whole, other control characters (C0, DEL, C1) and Unicode
+/// bidirectional overrides become spaces, whitespace is collapsed, and the result is cut at
+/// `max_chars` characters (with `...`).
+///
+/// For anything an identity provider sends that ends up in a prompt or an error message: a
+/// device flow's verification URI and user code, a redirect's `error_description`. A
+/// malicious or broken provider could otherwise move the cursor, rewrite what the user
+/// reads, set the window title or write to the clipboard.
+///
+/// ```
+/// use auth_oauth2::sanitize_for_terminal;
+///
+/// assert_eq!(sanitize_for_terminal("WDJB-\u{1b}[2J\u{1b}[31mMJHT\u{7}", 100), "WDJB- MJHT");
+/// assert_eq!(sanitize_for_terminal("a\u{202e}b", 100), "a b");
+/// assert_eq!(sanitize_for_terminal("abcdef", 3), "abc...");
+/// ```
+pub fn sanitize_for_terminal(text: &str, max_chars: usize) -> String {
+    sanitize(text, max_chars)
+}
+
+/// Whether `c` reorders the text around it when displayed (Unicode bidirectional embedding,
+/// override and isolate controls).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Removes control characters, collapses whitespace and cuts at `max` characters.
 pub(crate) fn sanitize(text: &str, max: usize) -> String {
     let mut plain = String::with_capacity(text.len());
@@ -689,7 +716,7 @@ pub(crate) fn sanitize(text: &str, max: usize) -> String {
                 }
             }
             plain.push(' ');
-        } else if c.is_control() {
+        } else if c.is_control() || is_bidi_control(c) {
             plain.push(' ');
         } else {
             plain.push(c);

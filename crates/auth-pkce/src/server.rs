@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AuthError, AuthorizationCode, Credentials, OAuthErrorResponse};
+use auth_oauth2::sanitize_for_terminal;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -37,6 +38,10 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Attempts to find an ephemeral port free on both 127.0.0.1 and ::1 (port 0 with `localhost`).
 const EPHEMERAL_ATTEMPTS: usize = 5;
+/// The longest `error` code kept from a redirect, in characters.
+const MAX_ERROR_CODE: usize = 100;
+/// The longest `error_description` or `error_uri` kept from a redirect, in characters.
+const MAX_ERROR_TEXT: usize = 500;
 
 /// What the flow expects of the authorization response.
 #[derive(Debug)]
@@ -419,10 +424,18 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             ),
         );
     }
+    // The error fields come from whoever sent the redirect and end up in messages printed on
+    // a terminal: no escape sequences or other control characters.
     let error = params.error.map(|e| {
-        let mut r = OAuthErrorResponse::new(e);
-        r.error_description = params.error_description;
-        r.error_uri = params.error_uri;
+        let mut r = OAuthErrorResponse::new(sanitize_for_terminal(&e, MAX_ERROR_CODE));
+        r.error_description = params
+            .error_description
+            .map(|d| sanitize_for_terminal(&d, MAX_ERROR_TEXT))
+            .filter(|d| !d.is_empty());
+        r.error_uri = params
+            .error_uri
+            .map(|u| sanitize_for_terminal(&u, MAX_ERROR_TEXT))
+            .filter(|u| !u.is_empty());
         r
     });
     let (reply_tx, reply_rx) = oneshot::channel();

@@ -793,3 +793,35 @@ async fn an_absurd_slow_down_interval_is_capped_not_a_panic() {
         [SECS(5), SECS(5), SECS(3600), SECS(3600)]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn escape_sequences_from_the_provider_never_reach_the_terminal() {
+    let _clock = Clocked::install();
+    let server = idp(
+        device_response(json!({
+            // Clear the screen, then OSC 52: write to the clipboard.
+            "user_code": "WDJB-\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}MJHT",
+            "verification_uri_complete": "https://idp.example/device\u{1b}[8m",
+        })),
+        vec![],
+        token("at", None),
+    )
+    .await;
+    let buf = SharedBuf::default();
+    builder(&server, Recorder::new().0)
+        .presenter(std::sync::Arc::new(
+            auth_device::TextPresenter::with_writer(buf.clone()),
+        ))
+        .build()
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    let text = buf.text();
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(text.contains("WDJB- ]52;c;ZXZpbA== MJHT"), "{text:?}");
+    assert!(text.contains("https://idp.example/device\n"), "{text:?}");
+}

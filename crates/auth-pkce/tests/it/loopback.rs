@@ -827,3 +827,36 @@ async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request()
     assert!(idp.token_requests().await.is_empty());
     assert_eq!(calls.load(Ordering::SeqCst), 0, "the browser was opened");
 }
+
+#[tokio::test]
+async fn escape_sequences_in_a_redirect_error_never_reach_the_terminal() {
+    let idp = FakeIdp::start().await;
+    let (launcher, mut urls, _) = channel_launcher();
+    let auth = Arc::new(idp.builder().launcher(launcher).build().unwrap());
+    let login = tokio::spawn({
+        let auth = Arc::clone(&auth);
+        async move { auth.credentials().await }
+    });
+    let a = urls.recv().await.unwrap();
+    // ESC [2J (clear screen), ESC ]0; ... BEL (window title), a C1 CSI and a bidi override.
+    let (status, _page) = get(&a.callback(&format!(
+        "error=access_denied&error_description=denied%1B%5B2J%1B%5D0%3Bpwned%07%C2%9B31m%E2%80%AE\
+         &error_uri=https%3A%2F%2Fidp%2Fhelp%1B%5B8m&state={}",
+        a.state
+    )))
+    .await;
+    let err = login.await.unwrap().unwrap_err();
+    assert_eq!(status, 400);
+    assert_eq!(err.kind(), ErrorKind::AccessDenied);
+    let shown = err.to_string();
+    assert!(
+        !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{shown:?}"
+    );
+    let oauth = err.oauth_error().unwrap();
+    assert_eq!(
+        oauth.error_description.as_deref(),
+        Some("denied ]0;pwned 31m")
+    );
+    assert_eq!(oauth.error_uri.as_deref(), Some("https://idp/help"));
+}
