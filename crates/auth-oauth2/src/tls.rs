@@ -65,7 +65,9 @@ pub(crate) fn client_config(options: &TransportOptions) -> Result<rustls::Client
 }
 
 /// Parses the configured CA bundles (PEM bytes and files).
-fn extra_roots(options: &TransportOptions) -> Result<Vec<CertificateDer<'static>>, AuthError> {
+pub(crate) fn extra_roots(
+    options: &TransportOptions,
+) -> Result<Vec<CertificateDer<'static>>, AuthError> {
     let mut certs = Vec::new();
     for pem in &options.ca_certs_pem {
         certs.extend(parse_pem(pem, "the CA bundle given in the options")?);

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use auth_core::{AuthError, Authenticator, ErrorKind, OAuthErrorResponse, RetryPolicy};
@@ -202,6 +202,21 @@ impl ProxyAuth {
     }
 }
 
+/// The explicit proxy of `options`, if any (`NO_PROXY` honoured).
+fn proxy(options: &TransportOptions) -> Result<Option<reqwest::Proxy>, AuthError> {
+    let Some(proxy_url) = &options.proxy_url else {
+        return Ok(None);
+    };
+    let proxy = reqwest::Proxy::all(proxy_url.as_str()).map_err(|e| {
+        AuthError::configuration(format!(
+            "the proxy URL {} is not valid: use http://host:port",
+            redact_userinfo(proxy_url)
+        ))
+        .with_source(e)
+    })?;
+    Ok(Some(proxy.no_proxy(reqwest::NoProxy::from_env())))
+}
+
 /// The HTTP client every flow uses: one reqwest client per configuration. Cloning is cheap
 /// and shares the connection pool.
 #[derive(Clone, Debug)]
@@ -211,7 +226,8 @@ pub struct HttpClient {
 
 #[derive(Debug)]
 struct Inner {
-    client: reqwest::Client,
+    client: OnceLock<reqwest::Client>,
+    options: TransportOptions,
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
@@ -266,6 +282,34 @@ impl HttpClient {
     /// Builds the client. Fails with a configuration error when a CA bundle cannot be read
     /// or parsed, or the proxy URL is malformed.
     pub fn new(options: &TransportOptions) -> Result<Self, AuthError> {
+        // Check now what the user can get wrong (CA bundle, proxy URL, proxy host), so a bad
+        // setting fails at construction; build the client itself on first use. Loading and
+        // parsing the platform's root certificates costs milliseconds, and a process that
+        // finds a valid token in its store (`flyte-auth token`) never needs the network.
+        crate::tls::extra_roots(options)?;
+        proxy(options)?;
+        let proxy_auth = match &options.proxy_authorization {
+            Some((host, auth)) => Some(ProxyAuth::parse(host, Arc::clone(auth))?),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client: OnceLock::new(),
+                options: options.clone(),
+                timeout: options.timeout,
+                connect_timeout: options.connect_timeout,
+                retry: options.retry,
+                proxy_auth,
+            }),
+        })
+    }
+
+    /// The reqwest client, built on first use.
+    fn client(&self) -> Result<&reqwest::Client, AuthError> {
+        if let Some(c) = self.inner.client.get() {
+            return Ok(c);
+        }
+        let options = &self.inner.options;
         let tls = crate::tls::client_config(options)?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -274,34 +318,14 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(options.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(proxy_url) = &options.proxy_url {
-            let proxy = reqwest::Proxy::all(proxy_url.as_str())
-                .map_err(|e| {
-                    AuthError::configuration(format!(
-                        "the proxy URL {} is not valid: use http://host:port",
-                        redact_userinfo(proxy_url)
-                    ))
-                    .with_source(e)
-                })?
-                .no_proxy(reqwest::NoProxy::from_env());
+        if let Some(proxy) = proxy(options)? {
             builder = builder.proxy(proxy);
         }
         let client = builder.build().map_err(|e| {
             AuthError::configuration("the HTTP client could not be set up").with_source(e)
         })?;
-        let proxy_auth = match &options.proxy_authorization {
-            Some((host, auth)) => Some(ProxyAuth::parse(host, Arc::clone(auth))?),
-            None => None,
-        };
-        Ok(Self {
-            inner: Arc::new(Inner {
-                client,
-                timeout: options.timeout,
-                connect_timeout: options.connect_timeout,
-                retry: options.retry,
-                proxy_auth,
-            }),
-        })
+        // Two first requests at once may both build one; the first stored wins.
+        Ok(self.inner.client.get_or_init(|| client))
     }
 
     /// `GET`s a JSON document: follows up to five redirects (never from https to http),
@@ -393,9 +417,8 @@ impl HttpClient {
 
     async fn attempt(&self, request: &Request<'_>) -> Result<Response, Failure> {
         let url = request.url;
-        let mut builder = self
-            .inner
-            .client
+        let client = self.client().map_err(Failure::Final)?;
+        let mut builder = client
             .request(request.method.clone(), url.clone())
             .header(header::ACCEPT, "application/json");
         if let Some(value) = request.authorization {
