@@ -401,6 +401,7 @@ fn device_flow(
     let mut b = auth_device::DeviceCodeAuthenticator::builder()
         .config_store(config.clone())
         .http_client(client)
+        .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options), store_key.clone())
         .interactive(options.interactive);
