@@ -1,11 +1,13 @@
 //! Keyring latency (run by `cargo xtask bench`): `load` and `save` of one endpoint's
-//! credentials through [`KeyringStore`] on the real Secret Service (a private gnome-keyring)
-//! and on the kernel keyring, each against a spawned command that reads the same entry:
-//! `secret-tool lookup` and `keyctl pipe`.
+//! credentials through [`KeyringStore`] on the real Secret Service (a private gnome-keyring),
+//! on the kernel keyring, and on the tiered store (the Secret Service fronted by the
+//! session-keyring cache: a `load` that hits the cache, one that misses it, and a `save`),
+//! each against a spawned command that reads the same entry: `secret-tool lookup` and
+//! `keyctl pipe`.
 //!
 //! Each store runs in a child process of this binary with the private bus (or a fresh session
-//! keyring) in its environment, like the integration tests. A store whose programs are
-//! missing, or that cannot be started, is skipped with a message saying why.
+//! keyring, or both) in its environment, like the integration tests. A store whose programs
+//! are missing, or that cannot be started, is skipped with a message saying why.
 
 use std::hint::black_box;
 use std::process::{Command, Stdio};
@@ -26,6 +28,7 @@ fn main() {
     match std::env::var(ROLE_ENV).as_deref() {
         Ok("secret_service") => bench_secret_service(),
         Ok("keyutils") => bench_keyutils(),
+        Ok("tiered") => bench_tiered(),
         _ => parent(),
     }
 }
@@ -46,6 +49,19 @@ fn parent() {
         run_child("keyutils", &["keyctl", "session", "-"], |_| {});
     } else {
         println!("skipped keyutils benchmarks: needs keyctl (Debian: keyutils)");
+    }
+    if ss::PROGRAMS.iter().all(|(p, _)| ss::have(p)) && ss::have("keyctl") {
+        match SecretService::start() {
+            Ok(service) => run_child("tiered", &["keyctl", "session", "-"], |c| {
+                service.apply_env(c)
+            }),
+            Err(e) => println!("skipped tiered benchmarks: cannot start the Secret Service: {e}"),
+        }
+    } else {
+        println!(
+            "skipped tiered benchmarks: needs the Secret Service programs and keyctl (Debian: \
+             dbus gnome-keyring libsecret-tools keyutils)"
+        );
     }
 }
 
@@ -177,4 +193,61 @@ fn bench_keyutils() {
         black_box(spawned(Command::new("keyctl").args(["pipe", &description])));
     };
     bench_store("keyutils", store, "baseline_keyctl_pipe", &mut pipe);
+}
+
+/// The tiered store: `load_hit` (served by the session-keyring cache, no D-Bus), `load_miss`
+/// (the cache entry removed first: the Secret Service, then the cache is filled) and `save`
+/// (both tiers), against `secret-tool lookup` of the same entry.
+fn bench_tiered() {
+    let store = KeyringStore::tiered();
+    let rt = runtime();
+    rt.block_on(store.save(EP, &credentials(0)))
+        .expect("first save");
+    let description = store
+        .session_cache_description(EP)
+        .expect("the tiered store has a cache");
+    let session =
+        linux_keyutils::KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, false)
+            .expect("session keyring");
+    assert!(
+        session.search(&description).is_ok(),
+        "the save filled the cache"
+    );
+    let clear_cache = || {
+        if let Ok(key) = session.search(&description) {
+            key.invalidate().expect("invalidate the cache entry");
+        }
+    };
+    let mut lookup = || {
+        black_box(spawned(Command::new("secret-tool").args([
+            "lookup",
+            "service",
+            EP,
+            "username",
+            "access_token",
+        ])));
+    };
+    let mut c = criterion();
+    let mut g = c.benchmark_group("tiered");
+    g.bench_function("baseline_secret_tool_lookup", |b| b.iter(&mut lookup));
+    g.bench_function("load_hit", |b| {
+        b.iter(|| black_box(rt.block_on(store.load(EP)).expect("load").expect("stored")))
+    });
+    g.bench_function("load_miss", |b| {
+        b.iter_batched(
+            clear_cache,
+            |()| black_box(rt.block_on(store.load(EP)).expect("load").expect("stored")),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    let mut n = 0;
+    g.bench_function("save", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(store.save(EP, &credentials(n))).expect("save")
+        })
+    });
+    g.finish();
+    c.final_summary();
+    rt.block_on(store.delete(EP)).expect("delete");
 }
