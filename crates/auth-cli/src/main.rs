@@ -152,7 +152,9 @@ fn init_logging(cli: &Cli) {
     // With -o json every line on stderr is JSON, log lines included.
     let _ = match cli.output {
         Output::Json => builder.json().try_init(),
-        Output::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        Output::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }
 
