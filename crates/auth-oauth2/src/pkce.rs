@@ -75,8 +75,9 @@ pub fn code_challenge_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// `N` bytes from the operating system's generator, zeroized on drop.
-fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, AuthError> {
+/// `N` bytes from the operating system's generator, zeroized on drop. For PKCE verifiers
+/// and the `state` of a login attempt.
+pub fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, AuthError> {
     let mut bytes = Zeroizing::new([0u8; N]);
     rand::rngs::OsRng
         .try_fill_bytes(bytes.as_mut_slice())

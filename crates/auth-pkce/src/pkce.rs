@@ -6,7 +6,6 @@ use std::fmt;
 use auth_core::{AuthError, constant_time_eq};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::TryRngCore as _;
 use zeroize::Zeroizing;
 
 /// Random bytes behind a `state` value (256 bits).
@@ -22,7 +21,7 @@ pub(crate) struct State(Zeroizing<String>);
 impl State {
     /// A new random state.
     pub(crate) fn new_random() -> Result<Self, AuthError> {
-        let bytes = random_bytes::<STATE_BYTES>()?;
+        let bytes = auth_oauth2::pkce::random_bytes::<STATE_BYTES>()?;
         Ok(Self(Zeroizing::new(
             URL_SAFE_NO_PAD.encode(bytes.as_slice()),
         )))
@@ -49,20 +48,6 @@ impl fmt::Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("State([redacted])")
     }
-}
-
-fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, AuthError> {
-    let mut bytes = Zeroizing::new([0u8; N]);
-    rand::rngs::OsRng
-        .try_fill_bytes(bytes.as_mut_slice())
-        .map_err(|e| {
-            AuthError::configuration(
-                "the operating system's random number generator failed; \
-             a login cannot be started safely without it",
-            )
-            .with_source(e)
-        })?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
