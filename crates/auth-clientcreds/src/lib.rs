@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use auth_core::{
-    AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
-    Credentials, EngineOptions, FetchContext, HeaderValue, TokenEngine, TokenSource, async_trait,
+    AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, Credentials,
+    EngineOptions, FetchContext, TokenEngine, TokenSource, async_trait,
 };
 use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint};
 
@@ -47,10 +47,10 @@ enum Endpoint {
 /// (RFC 6749 §4.4), cached, shared by concurrent callers and renewed ahead of expiry by the
 /// `auth_core` token engine.
 ///
-/// Built with [`ClientCredentialsAuthenticator::builder`]. Implements [`Authenticator`].
+/// Built with [`ClientCredentialsAuthenticator::builder`]. Implements
+/// [`Authenticator`](auth_core::Authenticator).
 pub struct ClientCredentialsAuthenticator {
     engine: TokenEngine,
-    source: Arc<ClientCredentialsSource>,
 }
 
 impl fmt::Debug for ClientCredentialsAuthenticator {
@@ -68,40 +68,7 @@ impl ClientCredentialsAuthenticator {
     }
 }
 
-#[async_trait]
-impl Authenticator for ClientCredentialsAuthenticator {
-    async fn credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.credentials().await
-    }
-
-    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.refresh_credentials().await
-    }
-
-    fn header_key(&self) -> String {
-        self.engine.header_key()
-    }
-
-    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
-        self.engine.header_value(credentials)
-    }
-
-    /// Credentials valid now with the header key from the configuration. A config store is
-    /// resolved first (until the key is known), so that a discovered key such as Flyte's
-    /// `flyte-authorization` is used even when the credentials come from the credential
-    /// store without a token request.
-    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
-        auth_oauth2::authorization_header(&self.engine, self.source.resolve()).await
-    }
-
-    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
-        self.engine.stored_credentials().await
-    }
-
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.engine.clear().await
-    }
-}
+auth_core::forward_authenticator!(ClientCredentialsAuthenticator => engine);
 
 /// Settings of a [`ClientCredentialsAuthenticator`].
 ///
@@ -318,10 +285,8 @@ impl ClientCredentialsBuilder {
             discovered_header_key: OnceLock::new(),
             allow_http: self.allow_http,
         };
-        let source = Arc::new(source);
         Ok(ClientCredentialsAuthenticator {
-            engine: TokenEngine::new(Arc::clone(&source) as Arc<dyn TokenSource>, options),
-            source,
+            engine: TokenEngine::new(Arc::new(source), options),
         })
     }
 }
@@ -398,6 +363,10 @@ impl TokenSource for ClientCredentialsSource {
         self.header_key
             .clone()
             .or_else(|| self.discovered_header_key.get().cloned())
+    }
+
+    async fn prepare(&self) -> Result<(), AuthError> {
+        self.resolve().await.map(|_| ())
     }
 }
 

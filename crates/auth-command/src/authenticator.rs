@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use auth_core::{
-    AuthError, Authenticator, CredentialStore, Credentials, EngineOptions, FetchContext,
-    RetryPolicy, TokenEngine, TokenSource, async_trait,
+    AuthError, CredentialStore, Credentials, EngineOptions, FetchContext, RetryPolicy, TokenEngine,
+    TokenSource, async_trait,
 };
 
 use crate::parse::parse_output;
@@ -51,7 +51,7 @@ impl From<BuildError> for AuthError {
 /// stdout, raw or as JSON (see the [crate docs](crate#output)). A token with a known expiry
 /// (from the JSON, or the JWT `exp` claim) is cached until shortly before it expires; one
 /// without is used until a server rejects it, and then
-/// [`refresh_credentials`](Authenticator::refresh_credentials) runs the command again.
+/// [`refresh_credentials`](auth_core::Authenticator::refresh_credentials) runs the command again.
 ///
 /// Caching, single flight (concurrent callers share one run) and refresh-ahead come from the
 /// shared [`TokenEngine`]. A failed run is never retried on its own.
@@ -138,28 +138,7 @@ impl TokenSource for CommandSource {
     }
 }
 
-#[async_trait]
-impl Authenticator for CommandAuthenticator {
-    async fn credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.credentials().await
-    }
-
-    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.refresh_credentials().await
-    }
-
-    fn header_key(&self) -> String {
-        self.engine.header_key()
-    }
-
-    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
-        self.engine.stored_credentials().await
-    }
-
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.engine.clear().await
-    }
-}
+auth_core::forward_authenticator!(CommandAuthenticator => engine);
 
 /// Configures a [`CommandAuthenticator`].
 ///
@@ -293,6 +272,7 @@ impl CommandAuthenticatorBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::Authenticator as _;
 
     #[test]
     fn build_errors_name_the_problem() {

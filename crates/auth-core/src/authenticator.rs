@@ -118,34 +118,89 @@ impl Deref for SharedAuthenticator {
     }
 }
 
-#[async_trait]
-impl Authenticator for SharedAuthenticator {
-    async fn credentials(&self) -> Result<Credentials, AuthError> {
-        self.0.credentials().await
-    }
+crate::forward_authenticator!(SharedAuthenticator => 0);
 
-    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
-        self.0.refresh_credentials().await
-    }
+/// Implements [`Authenticator`] for a type by forwarding every method to one of its fields
+/// (usually its [`TokenEngine`](crate::TokenEngine)), so that each flow's authenticator is its
+/// builder's product and nothing else.
+///
+/// ```
+/// use std::sync::Arc;
+/// use auth_core::{async_trait, AccessToken, AuthError, Credentials, EngineOptions, FetchContext,
+///                 TokenEngine, TokenSource};
+///
+/// #[derive(Debug)]
+/// struct Source;
+///
+/// #[async_trait]
+/// impl TokenSource for Source {
+///     async fn fetch(&self, _: &FetchContext<'_>) -> Result<Credentials, AuthError> {
+///         Ok(Credentials::new(AccessToken::new("t0ken")))
+///     }
+/// }
+///
+/// /// A flow's public authenticator type.
+/// #[derive(Debug)]
+/// pub struct MyAuthenticator {
+///     engine: TokenEngine,
+/// }
+///
+/// auth_core::forward_authenticator!(MyAuthenticator => engine);
+/// # let _ = MyAuthenticator { engine: TokenEngine::new(Arc::new(Source), EngineOptions::default()) };
+/// ```
+#[macro_export]
+macro_rules! forward_authenticator {
+    ($ty:ty => $field:tt) => {
+        const _: () = {
+            // Method-call syntax below reaches the field's inherent methods (a `TokenEngine`'s)
+            // or its `Authenticator` impl (an `Arc<dyn Authenticator>`), whichever it has.
+            #[allow(unused_imports)]
+            use $crate::Authenticator as _;
 
-    fn header_key(&self) -> String {
-        self.0.header_key()
-    }
+            #[$crate::async_trait]
+            impl $crate::Authenticator for $ty {
+                async fn credentials(
+                    &self,
+                ) -> ::core::result::Result<$crate::Credentials, $crate::AuthError> {
+                    self.$field.credentials().await
+                }
 
-    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
-        self.0.header_value(credentials)
-    }
+                async fn refresh_credentials(
+                    &self,
+                ) -> ::core::result::Result<$crate::Credentials, $crate::AuthError> {
+                    self.$field.refresh_credentials().await
+                }
 
-    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
-        // Forwarded, not rebuilt: a flow may resolve its header key (discovery) here.
-        self.0.authorization_header().await
-    }
+                fn header_key(&self) -> ::std::string::String {
+                    self.$field.header_key()
+                }
 
-    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
-        self.0.stored_credentials().await
-    }
+                fn header_value(&self, credentials: &$crate::Credentials) -> $crate::HeaderValue {
+                    self.$field.header_value(credentials)
+                }
 
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.0.clear().await
-    }
+                async fn authorization_header(
+                    &self,
+                ) -> ::core::result::Result<
+                    (::std::string::String, $crate::HeaderValue),
+                    $crate::AuthError,
+                > {
+                    self.$field.authorization_header().await
+                }
+
+                async fn stored_credentials(
+                    &self,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<$crate::Credentials>,
+                    $crate::AuthError,
+                > {
+                    self.$field.stored_credentials().await
+                }
+
+                async fn clear(&self) -> ::core::result::Result<(), $crate::AuthError> {
+                    self.$field.clear().await
+                }
+            }
+        };
+    };
 }

@@ -35,7 +35,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::DEFAULT_HEADER_KEY;
 use crate::credentials::Credentials;
 use crate::error::AuthError;
-use crate::secret::RefreshToken;
+use crate::secret::{HeaderValue, RefreshToken};
 use crate::store::CredentialStore;
 
 /// Why an acquisition runs.
@@ -90,6 +90,14 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
     /// The header key, when the source knows it (configured or discovered).
     fn header_key(&self) -> Option<String> {
         None
+    }
+
+    /// Resolves what the source learns from its configuration (such as a discovered header
+    /// key, Flyte's `flyte-authorization`) without acquiring credentials. The engine calls it
+    /// from `authorization_header` while [`header_key`](Self::header_key) is `None`, because
+    /// credentials loaded from a store need no acquisition and so no resolve.
+    async fn prepare(&self) -> Result<(), AuthError> {
+        Ok(())
     }
 }
 
@@ -435,6 +443,23 @@ impl TokenEngine {
         }
     }
 
+    /// Credentials valid now, as a header key and value. While the source does not know its
+    /// header key, it is asked to [`prepare`](TokenSource::prepare) first; a failure there is
+    /// logged at debug level only (the credentials call reports what matters, or succeeds
+    /// from the store with the configured or default key).
+    pub async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        if self.inner.source.header_key().is_none()
+            && let Err(e) = self.inner.source.prepare().await
+        {
+            tracing::debug!(error = %e, "could not resolve the configuration for the header key");
+        }
+        let credentials = self.credentials().await?;
+        Ok((
+            self.header_key(),
+            Authenticator::header_value(self, &credentials),
+        ))
+    }
+
     /// The header key: the source's, else the configured one, else `authorization`.
     pub fn header_key(&self) -> String {
         self.inner
@@ -466,6 +491,10 @@ impl Authenticator for TokenEngine {
 
     fn header_key(&self) -> String {
         TokenEngine::header_key(self)
+    }
+
+    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        TokenEngine::authorization_header(self).await
     }
 
     async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {

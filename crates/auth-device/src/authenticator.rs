@@ -5,9 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth_core::{
-    AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
-    Credentials, EngineOptions, HeaderValue, StaticClientConfigStore, TokenEngine, async_trait,
-    non_empty,
+    AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, EngineOptions,
+    StaticClientConfigStore, TokenEngine, non_empty,
 };
 use auth_oauth2::{ClientAuthMethod, HttpClient, TransportOptions, check_endpoint};
 
@@ -15,14 +14,14 @@ use crate::flow::{DeviceSource, Overrides};
 use crate::presenter::{DevicePresenter, TextPresenter};
 use crate::schedule::DEFAULT_MAX_BACKOFF;
 
-/// An [`Authenticator`] that logs in with the device authorization grant (RFC 8628).
+/// An [`Authenticator`](auth_core::Authenticator) that logs in with the device authorization grant (RFC 8628).
 ///
 /// Credentials come from the cache, else the credential store, else the refresh grant with a
 /// stored refresh token, and only when there is none or the provider rejected it from a new
 /// device login: the user is shown a URL and a code (through the [`DevicePresenter`]) and the
 /// token endpoint is polled until they approve. Concurrent callers share one login.
 ///
-/// Dropping the future of [`credentials`](Authenticator::credentials) while a login waits
+/// Dropping the future of [`credentials`](auth_core::Authenticator::credentials) while a login waits
 /// (every caller gone) stops the polling at once.
 pub struct DeviceCodeAuthenticator {
     engine: TokenEngine,
@@ -57,40 +56,7 @@ impl DeviceCodeAuthenticator {
     }
 }
 
-#[async_trait]
-impl Authenticator for DeviceCodeAuthenticator {
-    async fn credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.credentials().await
-    }
-
-    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.refresh_credentials().await
-    }
-
-    fn header_key(&self) -> String {
-        self.engine.header_key()
-    }
-
-    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
-        self.engine.header_value(credentials)
-    }
-
-    /// Credentials valid now with the header key from the configuration. The configuration
-    /// is resolved first (until the key is known), so that a discovered key such as Flyte's
-    /// `flyte-authorization` is used even when the credentials come from the credential
-    /// store without a login.
-    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
-        auth_oauth2::authorization_header(&self.engine, self.source.check()).await
-    }
-
-    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
-        self.engine.stored_credentials().await
-    }
-
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.engine.clear().await
-    }
-}
+auth_core::forward_authenticator!(DeviceCodeAuthenticator => engine);
 
 /// Why a [`DeviceCodeAuthenticatorBuilder`] could not build: a setting is missing or invalid.
 /// The message says which and what to set.

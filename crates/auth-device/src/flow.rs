@@ -382,6 +382,10 @@ impl TokenSource for DeviceSource {
     fn header_key(&self) -> Option<String> {
         self.header_key.lock().ok().and_then(|k| k.clone())
     }
+
+    async fn prepare(&self) -> Result<(), AuthError> {
+        self.check().await
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 mod client;
 mod discovery;
 mod endpoint;
-mod header;
 pub mod pkce;
 mod tls;
 mod transport;
@@ -15,5 +14,4 @@ pub use client::{
 };
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
 pub use endpoint::check_endpoint;
-pub use header::authorization_header;
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions, sanitize_for_terminal};

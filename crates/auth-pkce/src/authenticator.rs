@@ -6,9 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use auth_core::{
-    AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore,
-    Credentials, EngineOptions, FetchContext, HeaderValue, RefreshToken, TokenEngine, TokenSource,
-    async_trait,
+    AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, Credentials,
+    EngineOptions, FetchContext, RefreshToken, TokenEngine, TokenSource, async_trait,
 };
 use auth_oauth2::{
     ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint, scope_param,
@@ -64,7 +63,7 @@ impl From<BuildError> for AuthError {
 /// Log in through the browser: the OAuth 2.0 authorization code flow with PKCE (RFC 7636)
 /// and a loopback redirect (RFC 8252).
 ///
-/// Implements [`Authenticator`] on the shared `auth_core` token engine, which keeps the
+/// Implements [`Authenticator`](auth_core::Authenticator) on the shared `auth_core` token engine, which keeps the
 /// credentials, refreshes them with the refresh token before any browser opens, never opens a
 /// browser because of a network error, runs one login at a time however many callers ask, and
 /// persists the credentials in the configured [`CredentialStore`].
@@ -76,7 +75,6 @@ impl From<BuildError> for AuthError {
 /// Built with [`PkceAuthenticator::builder`].
 pub struct PkceAuthenticator {
     engine: TokenEngine,
-    source: Arc<PkceSource>,
 }
 
 impl fmt::Debug for PkceAuthenticator {
@@ -99,39 +97,7 @@ impl PkceAuthenticator {
     }
 }
 
-#[async_trait]
-impl Authenticator for PkceAuthenticator {
-    async fn credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.credentials().await
-    }
-
-    async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
-        self.engine.refresh_credentials().await
-    }
-
-    fn header_key(&self) -> String {
-        self.engine.header_key()
-    }
-
-    fn header_value(&self, credentials: &Credentials) -> HeaderValue {
-        self.engine.header_value(credentials)
-    }
-
-    /// Credentials valid now with the header key from the configuration. The configuration
-    /// is resolved first (until the key is known), so that the key is right even when the
-    /// credentials come from the credential store without a login.
-    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
-        auth_oauth2::authorization_header(&self.engine, self.source.resolve()).await
-    }
-
-    async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
-        self.engine.stored_credentials().await
-    }
-
-    async fn clear(&self) -> Result<(), AuthError> {
-        self.engine.clear().await
-    }
-}
+auth_core::forward_authenticator!(PkceAuthenticator => engine);
 
 /// Settings of a [`PkceAuthenticator`].
 ///
@@ -483,8 +449,8 @@ impl PkceAuthenticatorBuilder {
             pages: Arc::new(self.pages.unwrap_or_default()),
             allow_http: self.allow_http,
         });
-        let engine = TokenEngine::new(Arc::clone(&source) as Arc<dyn TokenSource>, options);
-        Ok(PkceAuthenticator { engine, source })
+        let engine = TokenEngine::new(source as Arc<dyn TokenSource>, options);
+        Ok(PkceAuthenticator { engine })
     }
 }
 
@@ -772,11 +738,16 @@ impl TokenSource for PkceSource {
             .clone()
             .or_else(|| self.discovered_header_key.get().cloned())
     }
+
+    async fn prepare(&self) -> Result<(), AuthError> {
+        self.resolve().await.map(|_| ())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::Authenticator as _;
 
     fn base() -> PkceAuthenticatorBuilder {
         PkceAuthenticator::builder()
