@@ -25,7 +25,10 @@ pub(crate) fn client_config(options: &TransportOptions) -> Result<rustls::Client
             "TLS certificate verification is switched off (insecure_skip_verify): \
              anyone on the network path can read and change these requests"
         );
-        Arc::new(NoVerifier(provider))
+        Arc::new(FixedVerdict {
+            provider,
+            refusal: None,
+        })
     } else {
         let extra = extra_roots(options)?;
         let count = extra.len();
@@ -46,7 +49,10 @@ pub(crate) fn client_config(options: &TransportOptions) -> Result<rustls::Client
                 // No system roots (a bare container). Plain-http use still works; https fails
                 // at the handshake with a message that says what to do.
                 tracing::warn!(error = %e, "no CA certificates found on this system");
-                Arc::new(NoRoots(provider, e.to_string()))
+                Arc::new(FixedVerdict {
+                    provider,
+                    refusal: Some(e.to_string()),
+                })
             }
             Err(e) => {
                 return Err(AuthError::configuration(
@@ -100,60 +106,16 @@ fn parse_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, Aut
     Ok(certs)
 }
 
-/// Accepts every certificate but still checks handshake signatures (insecure_skip_verify).
+/// A verifier whose verdict on certificates is fixed, and which still checks handshake
+/// signatures: `refusal: None` accepts every certificate (insecure_skip_verify); `Some(why)`
+/// refuses every one (the system has no CA roots and no bundle was given).
 #[derive(Debug)]
-struct NoVerifier(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct FixedVerdict {
+    provider: Arc<CryptoProvider>,
+    refusal: Option<String>,
 }
 
-/// Refuses every certificate because the system has no CA roots.
-#[derive(Debug)]
-struct NoRoots(Arc<CryptoProvider>, String);
-
-impl ServerCertVerifier for NoRoots {
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -162,10 +124,12 @@ impl ServerCertVerifier for NoRoots {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(format!(
-            "{}: install the system CA certificates (ca-certificates) or pass a CA bundle",
-            self.1
-        )))
+        match &self.refusal {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(why) => Err(rustls::Error::General(format!(
+                "{why}: install the system CA certificates (ca-certificates) or pass a CA bundle"
+            ))),
+        }
     }
 
     fn verify_tls12_signature(
@@ -178,7 +142,7 @@ impl ServerCertVerifier for NoRoots {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -192,11 +156,13 @@ impl ServerCertVerifier for NoRoots {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
