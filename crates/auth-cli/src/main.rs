@@ -24,6 +24,10 @@ struct Cli {
     /// Flyte admin endpoint (overrides admin.endpoint and FLYTE_PLATFORM_URL).
     #[arg(long, global = true, value_name = "HOST")]
     endpoint: Option<String>,
+    /// A plain OAuth 2.0 / OpenID Connect issuer to discover the endpoints from, instead of a
+    /// Flyte endpoint (overrides admin.issuer and FLYTE_CREDENTIALS_ISSUER).
+    #[arg(long, global = true, value_name = "URL")]
+    issuer: Option<String>,
     /// Authentication flow: Pkce, DeviceFlow, ClientSecret or ExternalCommand.
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_auth_mode)]
     auth_mode: Option<AuthMode>,
@@ -226,6 +230,7 @@ fn load_settings(cli: &Cli) -> Result<Settings, Failure> {
         insecure: cli.insecure.then_some(true),
         ca_cert_file_path: cli.ca_cert.clone(),
         insecure_skip_verify: cli.insecure_skip_verify.then_some(true),
+        issuer: cli.issuer.clone(),
     };
     Ok(Loader::new()
         .config_path(cli.config.clone())
@@ -446,6 +451,8 @@ async fn show_config(
         "client_secret_source": settings.client_secret_source.as_ref().map(|s| s.to_string()),
         "scopes": settings.scopes,
         "audience": settings.audience,
+        "client_auth_method": settings.client_auth_method.map(|m| m.to_string()),
+        "issuer": settings.issuer,
         "command": settings.command,
         "proxy_command": settings.proxy_command,
         "token_url": settings.token_url,

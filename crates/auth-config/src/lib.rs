@@ -12,6 +12,6 @@ mod yaml;
 
 pub use error::{ConfigError, FileSource, Origin};
 pub use loader::{Loader, Overrides, find_config_file};
-pub use mode::{AuthMode, ParseAuthModeError};
+pub use mode::{AuthMode, ClientAuthMethod, ParseAuthModeError};
 pub use parse::format_go_duration;
 pub use settings::{SecretSource, Settings, redact_url_userinfo};
