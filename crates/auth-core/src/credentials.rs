@@ -107,7 +107,8 @@ impl Credentials {
 
     /// Sets the expiry the way DESIGN.md §2 says: from `expires_in` seconds after `now` when
     /// given, else from the access token's JWT `exp` claim (read without verification), else
-    /// unknown. The issue time is `now` (or the JWT's `iat`, when the expiry came from it).
+    /// unknown. The issue time is `now` with `expires_in`, else the JWT's `iat` if it has one
+    /// (the token engine takes the time it obtained a token for tokens that say nothing).
     pub fn with_expiry_from(self, expires_in: Option<u64>, now: SystemTime) -> Self {
         let (at, issued) = match expires_in {
             Some(secs) => (now.checked_add(Duration::from_secs(secs)), Some(now)),
@@ -115,10 +116,7 @@ impl Credentials {
                 let claims = jwt_claims(self.inner.access_token.secret());
                 let claim = |name: &str| claims.as_ref().and_then(|c| claim_time(c.get(name)?));
                 match claim("exp") {
-                    Some(exp) => (
-                        Some(exp),
-                        claim("iat").filter(|iat| *iat <= exp).or(Some(now)),
-                    ),
+                    Some(exp) => (Some(exp), claim("iat").filter(|iat| *iat <= exp)),
                     None => (None, None),
                 }
             }

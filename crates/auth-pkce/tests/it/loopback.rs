@@ -965,3 +965,69 @@ async fn no_nonce_without_openid() {
     get(&a.callback(&format!("code=c&state={}", a.state))).await;
     login.await.unwrap().unwrap();
 }
+
+/// A provider that answers a dead refresh token with a bare 400 (no `invalid_grant` body):
+/// the refresh token is dropped, and the next step is the login, never the same failure
+/// forever. Without interaction the error says to run `flyte-auth login`; with it, the
+/// browser opens.
+#[tokio::test]
+async fn a_bare_400_to_the_refresh_grant_leads_to_a_login() {
+    for interactive in [false, true] {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::body_string_contains(
+            "grant_type=refresh_token",
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(400))
+        .mount(&server)
+        .await;
+        wiremock::Mock::given(wiremock::matchers::body_string_contains(
+            "grant_type=authorization_code",
+        ))
+        .respond_with(crate::support::token_response("at-new", "rt-new", 3600))
+        .mount(&server)
+        .await;
+        let store = Arc::new(MemoryStore::new());
+        store
+            .save("key", &expired_with_refresh_token())
+            .await
+            .unwrap();
+        let (launcher, mut urls, calls) = channel_launcher();
+        let auth = Arc::new(
+            PkceAuthenticator::builder()
+                .client_id("test-cli")
+                .authorization_endpoint(format!("{}/authorize", server.uri()))
+                .token_endpoint(format!("{}/token", server.uri()))
+                .redirect_uri("http://127.0.0.1:0/callback")
+                .timeout(Duration::from_secs(30))
+                .prompt(|_| {})
+                .launcher(launcher)
+                .credential_store(store.clone())
+                .store_key("key")
+                .interactive(interactive)
+                .build()
+                .unwrap(),
+        );
+        if !interactive {
+            let e = auth.credentials().await.unwrap_err();
+            assert!(e.is_interaction_required(), "{e}");
+            assert!(e.to_string().contains("flyte-auth login"), "{e}");
+            assert!(e.to_string().contains("HTTP 400"), "{e}");
+            assert!(
+                store.load("key").await.unwrap().is_none(),
+                "the dead refresh token is gone from the store"
+            );
+            assert_eq!(calls.load(Ordering::SeqCst), 0);
+            continue;
+        }
+        let login = tokio::spawn({
+            let auth = Arc::clone(&auth);
+            async move { auth.credentials().await }
+        });
+        let a = urls.recv().await.unwrap();
+        get(&a.callback(&format!("code=c&state={}", a.state))).await;
+        let c = login.await.unwrap().unwrap();
+        assert_eq!(c.access_token().secret(), "at-new");
+        let stored = store.load("key").await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token().map(|r| r.secret()), Some("rt-new"));
+    }
+}
