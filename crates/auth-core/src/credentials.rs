@@ -28,6 +28,9 @@ struct Inner {
     endpoint: Option<Arc<str>>,
 }
 
+/// The usual token type, shared: no allocation per token.
+static BEARER: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("Bearer"));
+
 /// How close to its expiry a token stops being handed out, by default: 10 seconds, shrunk
 /// for short-lived tokens (see [`Credentials::hard_deadline`]). The token engine, the
 /// command's `status` and the keyring cache all use it.
@@ -57,7 +60,7 @@ impl Credentials {
                 access_token,
                 refresh_token: None,
                 id_token: None,
-                token_type: Arc::from("Bearer"),
+                token_type: Arc::clone(&BEARER),
                 expires_at: None,
                 issued_at: None,
                 scopes: Arc::from(Vec::new()),
@@ -86,7 +89,7 @@ impl Credentials {
     pub fn with_token_type(self, token_type: impl AsRef<str>) -> Self {
         let t = token_type.as_ref();
         let t: Arc<str> = if t.eq_ignore_ascii_case("bearer") {
-            Arc::from("Bearer")
+            Arc::clone(&BEARER)
         } else {
             Arc::from(t)
         };

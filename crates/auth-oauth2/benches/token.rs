@@ -186,7 +186,38 @@ async fn theirs(c: &Clients) -> String {
     token.access_token().secret().clone()
 }
 
+/// `FLYTE_AUTH_PROFILE=raw|ours|theirs[:N]`: N acquisitions (default 2000) of one kind on a
+/// current-thread runtime in the main thread, then exit, for
+/// `valgrind --tool=callgrind --separate-threads=yes`: the main thread's instruction count
+/// divided by N is the client's cost of one acquisition (the server runs on its own thread).
+fn profile(spec: &str) {
+    let (kind, n) = spec.split_once(':').unwrap_or((spec, "2000"));
+    let n: usize = n.parse().expect("FLYTE_AUTH_PROFILE=kind:N");
+    let addr = start_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let c = clients(addr);
+    let scopes = vec!["all".to_string()];
+    rt.block_on(async {
+        for _ in 0..n {
+            let token = match kind {
+                "raw" => raw(&c).await,
+                "ours" => ours(&c, &scopes).await,
+                "theirs" => theirs(&c).await,
+                other => panic!("unknown profile kind {other}"),
+            };
+            std::hint::black_box(token);
+        }
+    });
+    std::process::exit(0);
+}
+
 fn bench(crit: &mut Criterion) {
+    if let Ok(spec) = std::env::var("FLYTE_AUTH_PROFILE") {
+        profile(&spec);
+    }
     let addr = start_server();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,8 +1,8 @@
 //! The token endpoint grants, the device authorization request and client authentication.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use auth_core::{
@@ -83,6 +83,9 @@ struct AuthChoice {
     current: AtomicU8,
     /// `NEGOTIATE_*`: how the method may still change.
     negotiate: AtomicU8,
+    /// The `Authorization` values of the two Basic methods, encoded once on first use
+    /// (`[Basic, BasicSecretOnlyEncoded]`), marked sensitive.
+    basic: [OnceLock<reqwest::header::HeaderValue>; 2],
 }
 
 /// The method was configured: it never changes.
@@ -97,6 +100,7 @@ impl AuthChoice {
         Arc::new(Self {
             current: AtomicU8::new(method as u8),
             negotiate: AtomicU8::new(negotiate),
+            basic: [OnceLock::new(), OnceLock::new()],
         })
     }
 
@@ -115,6 +119,16 @@ pub struct OAuth2Client {
     client_id: Arc<str>,
     secret: Option<ClientSecret>,
     auth: Arc<AuthChoice>,
+    /// The last token endpoint, parsed: most clients call one endpoint for their whole life.
+    endpoint: Arc<Mutex<Option<Arc<ParsedEndpoint>>>>,
+}
+
+/// A token endpoint as parsed once: the URL and the prefix of its error messages.
+#[derive(Debug)]
+struct ParsedEndpoint {
+    raw: Box<str>,
+    url: Url,
+    what: Box<str>,
 }
 
 /// The answer to a device authorization request (RFC 8628 §3.2).
@@ -144,6 +158,7 @@ impl OAuth2Client {
             client_id: Arc::from(client_id.into()),
             secret: None,
             auth: AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF),
+            endpoint: Arc::default(),
         }
     }
 
@@ -315,6 +330,22 @@ impl OAuth2Client {
             .await
     }
 
+    /// The token endpoint, parsed (and its error prefix formatted) only when it changed.
+    fn parsed_endpoint(&self, token_endpoint: &str) -> Result<Arc<ParsedEndpoint>, AuthError> {
+        let mut cached = self.endpoint.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = cached.as_ref().filter(|e| &*e.raw == token_endpoint) {
+            return Ok(Arc::clone(e));
+        }
+        let url = parse_url(token_endpoint, "token endpoint")?;
+        let parsed = Arc::new(ParsedEndpoint {
+            raw: token_endpoint.into(),
+            what: format!("token request to {url}").into(),
+            url,
+        });
+        *cached = Some(Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
     async fn token_request(
         &self,
         token_endpoint: &str,
@@ -322,17 +353,17 @@ impl OAuth2Client {
         resend: Resend,
         requested_scopes: &[String],
     ) -> Result<Credentials, AuthError> {
-        let url = parse_url(token_endpoint, "token endpoint")?;
-        let what = format!("token request to {url}");
-        let result = match self.post_form(&url, params, resend, &what).await {
-            Ok(response) => parse_json::<TokenBody>(&response, &what).and_then(|body| {
+        let endpoint = self.parsed_endpoint(token_endpoint)?;
+        let (url, what) = (&endpoint.url, &*endpoint.what);
+        let result = match self.post_form(url, params, resend, what).await {
+            Ok(response) => parse_json::<TokenBody>(&response, what).and_then(|body| {
                 parse_token_response(
                     body,
                     response.status.as_u16(),
                     requested_scopes,
                     SystemTime::now(),
                 )
-                .map_err(|e| e.context(&what))
+                .map_err(|e| e.context(what))
             }),
             Err(e) => Err(e),
         };
@@ -427,17 +458,16 @@ impl OAuth2Client {
         resend: Resend,
         what: &str,
     ) -> Result<Response, AuthError> {
-        let authorization = self.client_authentication(method, &mut params);
-        let body = Zeroizing::new(
-            form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&params)
-                .finish(),
-        );
+        let authorization = self.client_authentication(method, &mut params)?;
+        // The body moves into the request (retries share it), so no second copy is made.
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
         let request = Request {
             method: Method::POST,
             url,
-            authorization: authorization.as_ref().map(|a| a.as_str()),
-            form: Some(&body),
+            authorization,
+            form: Some(body.into()),
             resend,
             what,
         };
@@ -453,42 +483,51 @@ impl OAuth2Client {
         Ok(response)
     }
 
-    /// Adds the client authentication to `params`, or returns the `Authorization` value.
+    /// Adds the client authentication to `params`, or returns the `Authorization` value
+    /// (encoded once per method and kept, marked sensitive).
     fn client_authentication<'a>(
         &'a self,
         method: ClientAuthMethod,
         params: &mut Vec<(&'a str, &'a str)>,
-    ) -> Option<Zeroizing<String>> {
+    ) -> Result<Option<reqwest::header::HeaderValue>, AuthError> {
         let secret = match &self.secret {
             Some(secret) if method != ClientAuthMethod::None => secret,
             _ => {
                 params.push(("client_id", &self.client_id));
-                return None;
+                return Ok(None);
             }
         };
-        match method {
+        let slot = match method {
             ClientAuthMethod::Post => {
                 params.push(("client_id", &self.client_id));
                 params.push(("client_secret", secret.secret()));
-                None
+                return Ok(None);
             }
-            ClientAuthMethod::BasicSecretOnlyEncoded => {
-                let pair = Zeroizing::new(format!(
-                    "{}:{}",
-                    self.client_id,
-                    quote(secret.secret()).as_str()
-                ));
-                Some(basic(&pair))
-            }
-            _ => {
-                let pair = Zeroizing::new(format!(
-                    "{}:{}",
-                    form_encode(&self.client_id).as_str(),
-                    form_encode(secret.secret()).as_str()
-                ));
-                Some(basic(&pair))
-            }
+            ClientAuthMethod::BasicSecretOnlyEncoded => &self.auth.basic[1],
+            _ => &self.auth.basic[0],
+        };
+        if let Some(value) = slot.get() {
+            return Ok(Some(value.clone()));
         }
+        let pair = match method {
+            ClientAuthMethod::BasicSecretOnlyEncoded => Zeroizing::new(format!(
+                "{}:{}",
+                self.client_id,
+                quote(secret.secret()).as_str()
+            )),
+            _ => Zeroizing::new(format!(
+                "{}:{}",
+                form_encode(&self.client_id).as_str(),
+                form_encode(secret.secret()).as_str()
+            )),
+        };
+        let mut value = reqwest::header::HeaderValue::from_str(&basic(&pair)).map_err(|_| {
+            AuthError::configuration(
+                "the client credentials contain characters not allowed in a header",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(Some(slot.get_or_init(|| value).clone()))
     }
 }
 
@@ -1047,7 +1086,9 @@ mod tests {
         let mut params = Vec::new();
         let header = client
             .client_authentication(client.auth_method(), &mut params)
+            .unwrap()
             .unwrap();
+        let header = header.to_str().unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(header.strip_prefix("Basic ").unwrap())
             .unwrap();
@@ -1063,7 +1104,9 @@ mod tests {
         );
         let header = flytekit
             .client_authentication(flytekit.auth_method(), &mut params)
+            .unwrap()
             .unwrap();
+        let header = header.to_str().unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(header.strip_prefix("Basic ").unwrap())
             .unwrap();

@@ -249,10 +249,10 @@ pub(crate) enum Resend {
 pub(crate) struct Request<'a> {
     pub(crate) method: Method,
     pub(crate) url: &'a Url,
-    /// A secret `Authorization` header value (client authentication).
-    pub(crate) authorization: Option<&'a str>,
-    /// An `application/x-www-form-urlencoded` body.
-    pub(crate) form: Option<&'a str>,
+    /// A secret `Authorization` header value (client authentication), marked sensitive.
+    pub(crate) authorization: Option<HeaderValue>,
+    /// An `application/x-www-form-urlencoded` body (cloning it for a retry shares it).
+    pub(crate) form: Option<bytes::Bytes>,
     pub(crate) resend: Resend,
     /// Prepended to error messages: "token request to https://...".
     pub(crate) what: &'a str,
@@ -421,15 +421,8 @@ impl HttpClient {
         let mut builder = client
             .request(request.method.clone(), url.clone())
             .header(header::ACCEPT, "application/json");
-        if let Some(value) = request.authorization {
-            let mut value = HeaderValue::from_str(value).map_err(|_| {
-                Failure::Final(AuthError::configuration(format!(
-                    "{}: the client credentials contain characters not allowed in a header",
-                    request.what
-                )))
-            })?;
-            value.set_sensitive(true);
-            builder = builder.header(header::AUTHORIZATION, value);
+        if let Some(value) = &request.authorization {
+            builder = builder.header(header::AUTHORIZATION, value.clone());
         }
         if let Some(value) = self
             .proxy_authorization(url)
@@ -438,10 +431,10 @@ impl HttpClient {
         {
             builder = builder.header(header::PROXY_AUTHORIZATION, value);
         }
-        if let Some(form) = request.form {
+        if let Some(form) = &request.form {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form.to_string());
+                .body(form.clone());
         }
         let mut response = builder
             .send()
