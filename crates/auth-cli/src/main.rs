@@ -2,6 +2,7 @@
 //! tokens. The contract is DESIGN.md §5: stdout carries only results, diagnostics go to
 //! stderr, and the exit code says what kind of failure happened.
 
+mod logging;
 mod present;
 mod timefmt;
 
@@ -80,7 +81,11 @@ enum Command {
     /// Run the configured flow now and store the credentials.
     Login,
     /// Print a valid access token (cached, refreshed, or after a login) and a newline.
-    Token,
+    Token {
+        /// Print `<header-key>: Bearer <token>` instead, for `curl -H @-` and friends.
+        #[arg(long)]
+        header: bool,
+    },
     /// Show endpoint, flow, expiry, scopes and subject; exit 1 without valid credentials.
     Status,
     /// Delete the stored credentials for the endpoint.
@@ -143,18 +148,22 @@ fn init_logging(cli: &Cli) {
         (_, 1) => "info,flyte_auth=debug",
         _ => "debug",
     };
+    let explicit = std::env::var_os("FLYTE_AUTH_LOG").is_some();
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLYTE_AUTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
-    // With -o json every line on stderr is JSON, log lines included.
+    let tty = std::io::stderr().is_terminal();
+    // With -o json every line on stderr is JSON, log lines included. Text without -v: one
+    // human line per warning (logging.rs); -v or FLYTE_AUTH_LOG: the detailed log.
     let _ = match cli.output {
         Output::Json => builder.json().try_init(),
-        Output::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        Output::Text if cli.verbose == 0 && !explicit => {
+            builder.event_format(logging::Human::new(tty)).try_init()
+        }
+        Output::Text => builder.with_ansi(tty).try_init(),
     };
 }
 
@@ -278,16 +287,19 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Token => {
+        Command::Token { header } => {
             let creds = auth.credentials().await?;
-            // The discovered header key, only for -o json: plain `token` makes no request
-            // when a valid token is stored.
-            let header_key = match cli.output {
-                Output::Json => auth.authorization_header().await?.0,
-                Output::Text => String::new(),
+            // The discovered header key, only for -o json and --header: plain `token` makes
+            // no request when a valid token is stored.
+            let header_key = match (cli.output, header) {
+                (Output::Text, false) => String::new(),
+                _ => auth.authorization_header().await?.0,
             };
             let mut out = std::io::stdout().lock();
             let written = match cli.output {
+                Output::Text if header => {
+                    writeln!(out, "{header_key}: {}", auth.header_value(&creds).secret())
+                }
                 Output::Text => writeln!(out, "{}", creds.access_token().secret()),
                 Output::Json => {
                     let expires = creds.expires_at().map(timefmt::rfc3339);

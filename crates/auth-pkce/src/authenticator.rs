@@ -684,8 +684,15 @@ where
                 launch = None;
                 match joined {
                     Ok(Ok(())) => tracing::debug!("the browser was opened"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not open a browser; open the URL printed above yourself"),
-                    Err(e) => tracing::warn!(error = %e, "the browser launcher failed; open the URL printed above yourself"),
+                    // One line for people (the launcher's own error is detail, for -v).
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "the browser launcher failed");
+                        tracing::warn!("could not open a browser; open the URL above");
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the browser launcher panicked");
+                        tracing::warn!("could not open a browser; open the URL above");
+                    }
                 }
             }
             () = &mut launch_timer, if launch.is_some() => {

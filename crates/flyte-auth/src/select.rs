@@ -380,6 +380,10 @@ fn pkce(
     if let Some(t) = settings.pkce_timeout {
         b = b.timeout(t);
     }
+    // admin.redirectUri beats the discovered one too (a port of its own, e.g. `:0`).
+    if let Some(u) = &settings.redirect_uri {
+        b = b.redirect_uri(u.clone());
+    }
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
     }
