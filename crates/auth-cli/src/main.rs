@@ -3,6 +3,7 @@
 //! stderr, and the exit code says what kind of failure happened.
 
 mod logging;
+mod logout;
 mod present;
 mod timefmt;
 
@@ -88,7 +89,8 @@ enum Command {
     },
     /// Show endpoint, flow, expiry, scopes and subject; exit 1 without valid credentials.
     Status,
-    /// Delete the stored credentials for the endpoint.
+    /// Revoke the refresh token at the provider (when it can) and delete the stored
+    /// credentials for the endpoint.
     Logout,
     /// Show the effective configuration (secrets redacted) and the discovered endpoints.
     Config,
@@ -333,16 +335,24 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             Ok(if valid { 0 } else { exit::FAILURE })
         }
         Command::Logout => {
+            // Revoke first (it needs the stored refresh token); a failure only warns.
+            let revocation = logout::revoke(&configured).await;
+            if let logout::Revocation::Failed(e) = &revocation {
+                tracing::warn!(
+                    "could not revoke the refresh token at the provider ({e}); deleting it here anyway"
+                );
+            }
             auth.clear().await?;
             if cli.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({"endpoint": configured.store_key, "logged_out": true})
+                    serde_json::json!({"endpoint": configured.store_key, "logged_out": true, "revocation": revocation.json()})
                 );
             } else if !cli.quiet {
                 eprintln!(
-                    "Logged out of {}: stored credentials deleted.",
-                    configured.store_key
+                    "Logged out of {}: {}.",
+                    configured.store_key,
+                    revocation.phrase()
                 );
             }
             Ok(0)

@@ -38,6 +38,9 @@ pub struct ClientConfig {
     /// (RFC 9207 §3): its authorization responses always carry `iss`, so a browser login
     /// refuses a redirect without one (a mix-up attack). False by default and when unknown.
     pub authorization_response_iss_parameter_supported: bool,
+    /// The token revocation endpoint (RFC 7009), when the provider advertises one: `logout`
+    /// revokes the refresh token there before deleting it locally.
+    pub revocation_endpoint: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +56,7 @@ impl Default for ClientConfig {
             audience: None,
             issuer: None,
             authorization_response_iss_parameter_supported: false,
+            revocation_endpoint: None,
         }
     }
 }
@@ -110,6 +114,12 @@ impl ClientConfig {
     /// Sets the issuer.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = non_empty(issuer.into());
+        self
+    }
+
+    /// Sets the token revocation endpoint (RFC 7009); empty means none.
+    pub fn with_revocation_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.revocation_endpoint = non_empty(url.into());
         self
     }
 

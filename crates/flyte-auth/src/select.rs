@@ -107,6 +107,14 @@ pub struct Configured {
     pub store_key: String,
     /// Where its client configuration comes from (static or discovery), for display.
     pub client_config: Option<Arc<dyn ClientConfigStore>>,
+    /// The HTTP client of the flow, with the configured transport (for token revocation
+    /// at logout); `None` for the external command.
+    #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "pkce", feature = "device", feature = "clientcreds")))
+    )]
+    pub http_client: Option<auth_oauth2::HttpClient>,
 }
 
 /// Builds the authenticator for `settings.auth_mode`: discovery from the Flyte endpoint
@@ -311,6 +319,19 @@ fn configured(
         mode,
         store_key,
         client_config,
+        #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+        http_client: None,
+    })
+}
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+fn with_http(
+    configured: Result<Configured, AuthError>,
+    http: auth_oauth2::HttpClient,
+) -> Result<Configured, AuthError> {
+    configured.map(|mut c| {
+        c.http_client = Some(http);
+        c
     })
 }
 
@@ -336,7 +357,7 @@ fn client_secret(
         .client_id(client_id)
         .client_secret(secret)
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .store_key(store_key.clone());
@@ -353,7 +374,10 @@ fn client_secret(
     if let Some(h) = &settings.authorization_header {
         b = b.header_key(h.clone());
     }
-    configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config))
+    with_http(
+        configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "clientcreds"))]
@@ -370,7 +394,7 @@ fn pkce(
     let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_pkce::PkceAuthenticator::builder()
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options))
@@ -387,7 +411,10 @@ fn pkce(
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
     }
-    configured(b.build()?, AuthMode::Pkce, store_key, Some(config))
+    with_http(
+        configured(b.build()?, AuthMode::Pkce, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "pkce"))]
@@ -404,7 +431,7 @@ fn device_flow(
     let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_device::DeviceCodeAuthenticator::builder()
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options), store_key.clone())
@@ -418,7 +445,10 @@ fn device_flow(
     if let Some(i) = settings.device_flow_poll_interval {
         b = b.default_interval(i);
     }
-    configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config))
+    with_http(
+        configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "device"))]

@@ -87,3 +87,112 @@ fn a_browser_that_cannot_open_is_one_human_warning() {
         "could not open a browser; open the URL above"
     );
 }
+
+/// The single credentials file of the file store.
+fn credentials_file(u: &User) -> std::path::PathBuf {
+    let dir = u.home.path().join(".local/state/flyte-auth/credentials");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert_eq!(files.len(), 1, "one credentials file in {}", dir.display());
+    files.remove(0)
+}
+
+/// PKCE with 2-second access tokens and the file store, so that a copy of the stored
+/// credentials can be put back after logout.
+fn short_pkce(u: &User) -> String {
+    let cfg = u.config(
+        "short",
+        "  authType: Pkce\n  clientId: flyte-cli-short\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
+    cfg.to_str().unwrap().to_string()
+}
+
+#[test]
+fn logout_revokes_the_refresh_token() {
+    let Some(issuer) = require_issuer("logout_revokes_the_refresh_token") else {
+        return;
+    };
+    let u = User::new(&issuer).env("FLYTE_AUTH_STORE", "file");
+    let cfg = short_pkce(&u);
+    let login = |u: &User| {
+        let r = u.run(&["--config", &cfg, "login"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let file = credentials_file(u);
+        (
+            file.clone(),
+            std::fs::read(&file).expect("read credentials"),
+        )
+    };
+    let token_after_expiry = |u: &User| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        u.run(&["--config", &cfg, "--non-interactive", "token"])
+    };
+
+    // Control: deleting the file alone leaves the refresh token valid at the provider.
+    let (file, saved) = login(&u);
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, &saved).unwrap();
+    let r = token_after_expiry(&u);
+    assert_eq!(r.code, 0, "an unrevoked refresh token still works: {r:?}");
+
+    // logout revokes it: the same copy put back is refused at the next refresh.
+    let (file, saved) = login(&u);
+    let r = u.run(&["--config", &cfg, "logout"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("refresh token revoked, stored credentials deleted"),
+        "{}",
+        r.stderr
+    );
+    assert!(!file.exists(), "the credentials were deleted locally");
+    std::fs::write(&file, &saved).unwrap();
+    let r = token_after_expiry(&u);
+    assert_eq!(r.code, 1, "the revoked refresh token is refused: {r:?}");
+    assert!(r.stderr.contains("flyte-auth login"), "{}", r.stderr);
+}
+
+#[test]
+fn a_failed_revocation_is_a_warning_not_a_failed_logout() {
+    let Some(_shared) = require_issuer("a_failed_revocation_is_a_warning_not_a_failed_logout")
+    else {
+        return;
+    };
+    let idp = auth_testkit::idp::TestIdp::start().expect("start the identity provider");
+    let u = User::new(idp.issuer()).env("FLYTE_AUTH_STORE", "file");
+    let cfg = short_pkce(&u);
+    let r = u.run(&["--config", &cfg, "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let file = credentials_file(&u);
+    let saved = std::fs::read(&file).unwrap();
+    // The provider goes away: revocation cannot reach it.
+    drop(idp);
+    let r = u.run(&["--config", &cfg, "logout"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with("warning: could not revoke the refresh token at the provider")
+            && warnings[0].ends_with("deleting it here anyway"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("stored credentials deleted"),
+        "{}",
+        r.stderr
+    );
+    assert!(!file.exists(), "deleted locally although revocation failed");
+    std::fs::write(&file, &saved).unwrap();
+    let r = u.run(&["--config", &cfg, "-o", "json", "logout"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("json");
+    assert_eq!(v["logged_out"], true, "{v}");
+    assert_eq!(v["revocation"]["revoked"], false, "{v}");
+    assert!(!file.exists(), "deleted locally although revocation failed");
+}
