@@ -2,6 +2,7 @@
 //! tokens. The contract is DESIGN.md §5: stdout carries only results, diagnostics go to
 //! stderr, and the exit code says what kind of failure happened.
 
+mod doctor;
 mod logging;
 mod logout;
 mod present;
@@ -94,6 +95,9 @@ enum Command {
     Logout,
     /// Show the effective configuration (secrets redacted) and the discovered endpoints.
     Config,
+    /// Check configuration, network, TLS, discovery, credential store and a token request,
+    /// with a fix for each problem; exit 0 only when all pass.
+    Doctor,
 }
 
 fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
@@ -146,6 +150,8 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        // doctor reports problems as its checks, not as log lines.
+        (_, 0) if matches!(cli.command, Command::Doctor) => "error",
         (_, 0) => "warn",
         (_, 1) => "info,flyte_auth=debug",
         _ => "debug",
@@ -242,7 +248,19 @@ fn load_settings(cli: &Cli) -> Result<Settings, Failure> {
 }
 
 async fn run(cli: &Cli) -> Result<u8, Failure> {
-    let settings = load_settings(cli)?;
+    let settings = match (load_settings(cli), &cli.command) {
+        // doctor reports a configuration error as its first failed check.
+        (Err(Failure::Config(e)), Command::Doctor) => {
+            let inputs = doctor::Inputs {
+                settings: Err(e.to_string()),
+                store: cli.store,
+                options: FromConfigOptions::new(),
+                json: cli.output == Output::Json,
+            };
+            return Ok(doctor::run(inputs).await);
+        }
+        (settings, _) => settings?,
+    };
     let presenter = present::device_presenter(cli.output == Output::Json, cli.qr);
     let mut options = FromConfigOptions::new()
         .interactive(!cli.non_interactive)
@@ -267,6 +285,16 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     }
     if let Command::Config = cli.command {
         return show_config(cli, &settings, &options).await;
+    }
+    if let Command::Doctor = cli.command {
+        let json = cli.output == Output::Json;
+        let inputs = doctor::Inputs {
+            settings: Ok(settings),
+            store: cli.store,
+            options,
+            json,
+        };
+        return Ok(doctor::run(inputs).await);
     }
     let configured = flyte_auth::from_config(&settings, &options)?;
     let auth = &configured.authenticator;
@@ -358,7 +386,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         // Handled above, before an authenticator is built.
-        Command::Config => Ok(0),
+        Command::Config | Command::Doctor => Ok(0),
     }
 }
 

@@ -3,6 +3,7 @@
 //! test prints `skipped` and passes.
 
 mod cli_ux;
+mod doctor;
 
 use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
 use tests::{User, keyring_available};

@@ -246,8 +246,7 @@ async fn device_login(client: &OAuth2Client, iss: &str) -> auth_core::Credential
             Err(e) => panic!("device token: {e}"),
         }
     }
-    let first = first.expect("approved within 30 polls");
-    first
+    first.expect("approved within 30 polls")
 }
 
 /// RFC 7009: the discovered revocation endpoint revokes the refresh token, and the next
