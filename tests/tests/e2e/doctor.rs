@@ -205,7 +205,15 @@ fn doctor_endpoint_and_discovery_fail_with_a_fix() {
     let endpoint = format!("{}/not-flyte", u.endpoint());
     let (_, checks) = doctor_json(
         &u,
-        &["--endpoint", &endpoint, "--insecure", "--store", "memory"],
+        &[
+            "--endpoint",
+            &endpoint,
+            "--insecure",
+            "--auth-mode",
+            "DeviceFlow",
+            "--store",
+            "memory",
+        ],
     );
     let (detail, fix) = failed(&checks, "discovery");
     assert!(
@@ -295,7 +303,15 @@ fn doctor_tls_fails_for_a_self_signed_server_and_passes_with_its_ca() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (endpoint, pem) = rt.block_on(tls_server::start());
     let ca = u.file("ca.pem", &pem);
-    let base = ["--endpoint", endpoint.as_str(), "--store", "memory"];
+    // DeviceFlow: no redirect port to bind (parallel tests log in on the default one).
+    let base = [
+        "--endpoint",
+        endpoint.as_str(),
+        "--auth-mode",
+        "DeviceFlow",
+        "--store",
+        "memory",
+    ];
     let (_, checks) = doctor_json(&u, &base);
     let (detail, fix) = failed(&checks, "tls");
     assert!(detail.contains("TLS handshake"), "{detail}");
