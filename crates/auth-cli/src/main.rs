@@ -113,6 +113,8 @@ mod exit {
     pub(crate) const USAGE: u8 = 2;
     pub(crate) const REFUSED: u8 = 3;
     pub(crate) const NETWORK: u8 = 4;
+    /// Ctrl-C (128 + SIGINT), as shells report it.
+    pub(crate) const CANCELLED: u8 = 130;
 }
 
 fn main() -> ExitCode {
@@ -138,11 +140,45 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
+    // Ctrl-C ends any wait (browser, device, keyring, network): the command's future is
+    // dropped, which cancels the login before anything was stored.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(&cli) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match outcome {
+        Some(Ok(code)) => ExitCode::from(code),
+        Some(Err(failure)) => {
             failure.report(cli.output);
             ExitCode::from(failure.code())
+        }
+        None => {
+            cancelled(&cli);
+            // A browser launcher or keyring call may still block a thread: do not wait.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+            ExitCode::from(exit::CANCELLED)
+        }
+    }
+}
+
+fn cancelled(cli: &Cli) {
+    let what = match cli.command {
+        Command::Login | Command::Token { .. } => "Login cancelled.",
+        _ => "Cancelled.",
+    };
+    match cli.output {
+        Output::Json => eprintln!(
+            "{}",
+            serde_json::json!({"event": "cancelled", "message": what, "exit_code": exit::CANCELLED})
+        ),
+        Output::Text => {
+            if std::io::stderr().is_terminal() {
+                // Clear a progress line.
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!("{what}");
         }
     }
 }
@@ -265,7 +301,8 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     let mut options = FromConfigOptions::new()
         .interactive(!cli.non_interactive)
         .no_browser(cli.no_browser)
-        .device_presenter(presenter);
+        .device_presenter(presenter)
+        .pkce_progress(present::pkce_progress(cli.output == Output::Json));
     match cli.store {
         Store::Keyring => {}
         Store::File => {

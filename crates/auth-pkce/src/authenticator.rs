@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
 use crate::pages::Pages;
 use crate::pkce::State;
+use crate::progress::LoginProgress;
 use crate::request::{AuthorizationRequest, RESERVED_PARAMS, RedirectUri};
 use crate::server::{CallbackServer, Expectation};
 use auth_oauth2::pkce::PkceChallenge;
@@ -137,6 +138,7 @@ pub struct PkceAuthenticatorBuilder {
     timeout: Option<Duration>,
     pages: Option<Pages>,
     allow_http: bool,
+    progress: Option<Arc<dyn LoginProgress>>,
 }
 
 impl fmt::Debug for PkceAuthenticatorBuilder {
@@ -332,6 +334,13 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
+    /// Told the time left, once a second, while the browser login is pending (a terminal
+    /// spinner, for one). None by default.
+    pub fn progress(mut self, progress: Arc<dyn LoginProgress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// How long a browser login may take, from the moment the URL is shown (default: 2 min).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -448,6 +457,7 @@ impl PkceAuthenticatorBuilder {
             timeout,
             pages: Arc::new(self.pages.unwrap_or_default()),
             allow_http: self.allow_http,
+            progress: self.progress,
         });
         let engine = TokenEngine::new(source as Arc<dyn TokenSource>, options);
         Ok(PkceAuthenticator { engine })
@@ -495,6 +505,7 @@ struct PkceSource {
     timeout: Duration,
     pages: Arc<Pages>,
     allow_http: bool,
+    progress: Option<Arc<dyn LoginProgress>>,
 }
 
 impl fmt::Debug for PkceSource {
@@ -641,6 +652,7 @@ impl PkceSource {
                 .map_err(|e| e.context("exchanging the authorization code"))
         };
         let wait = server.run(expect, Arc::clone(&self.pages), deadline, exchange);
+        let wait = crate::progress::report(wait, deadline, self.progress.clone());
         let result = drive_with_launch(wait, launch).await;
         match &result {
             Ok(_) => tracing::info!("browser login complete"),

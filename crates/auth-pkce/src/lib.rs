@@ -5,6 +5,7 @@ mod authenticator;
 mod browser;
 mod pages;
 mod pkce;
+mod progress;
 mod request;
 mod server;
 
@@ -14,3 +15,4 @@ pub use authenticator::{
 };
 pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
 pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
+pub use progress::LoginProgress;

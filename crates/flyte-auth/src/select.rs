@@ -18,6 +18,8 @@ pub struct FromConfigOptions {
     browser_prompt: Option<BrowserPrompt>,
     #[cfg(feature = "device")]
     device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
+    #[cfg(feature = "pkce")]
+    pkce_progress: Option<Arc<dyn auth_pkce::LoginProgress>>,
 }
 
 /// Shows the browser login URL to the user (default: a line on stderr).
@@ -33,6 +35,8 @@ impl Default for FromConfigOptions {
             browser_prompt: None,
             #[cfg(feature = "device")]
             device_presenter: None,
+            #[cfg(feature = "pkce")]
+            pkce_progress: None,
         }
     }
 }
@@ -83,6 +87,14 @@ impl FromConfigOptions {
     /// command line uses it for `-o json`).
     pub fn browser_prompt(mut self, prompt: BrowserPrompt) -> Self {
         self.browser_prompt = Some(prompt);
+        self
+    }
+
+    /// Tells `progress` the time left while a browser login is pending (default: nothing).
+    #[cfg(feature = "pkce")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
+    pub fn pkce_progress(mut self, progress: Arc<dyn auth_pkce::LoginProgress>) -> Self {
+        self.pkce_progress = Some(progress);
         self
     }
 
@@ -410,6 +422,9 @@ fn pkce(
     }
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
+    }
+    if let Some(p) = &options.pkce_progress {
+        b = b.progress(p.clone());
     }
     with_http(
         configured(b.build()?, AuthMode::Pkce, store_key, Some(config)),

@@ -196,3 +196,143 @@ fn a_failed_revocation_is_a_warning_not_a_failed_logout() {
     assert_eq!(v["revocation"]["revoked"], false, "{v}");
     assert!(!file.exists(), "deleted locally although revocation failed");
 }
+
+/// `flyte-auth` in a pseudo-terminal, through util-linux `script` (in Debian's essential
+/// `bsdutils`): what a person at a terminal sees, and a way to type into it.
+pub(crate) struct Terminal {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    /// Starts `u.command(args)` on a pseudo-terminal.
+    pub(crate) fn start(u: &User, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        let mut inner = u.command(args);
+        for (k, v) in env {
+            inner.env(k, v);
+        }
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+        let mut line = quote(inner.get_program());
+        for a in inner.get_args() {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let mut c = std::process::Command::new("script");
+        c.args(["-q", "-e", "-c", &line, "/dev/null"]);
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn script (util-linux)");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Terminal {
+            child,
+            stdin,
+            output,
+        }
+    }
+
+    /// Everything the terminal showed so far.
+    pub(crate) fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (at most 30 s) until the screen shows `text`.
+    pub(crate) fn wait_for(&self, text: &str) {
+        let start = std::time::Instant::now();
+        while !self.screen().contains(text) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the terminal never showed {text:?}: {:?}",
+                self.screen()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Types `bytes` on the terminal.
+    pub(crate) fn type_in(&mut self, bytes: &[u8]) {
+        std::io::Write::write_all(&mut self.stdin, bytes).expect("type on the terminal");
+        std::io::Write::flush(&mut self.stdin).expect("flush");
+    }
+
+    /// Waits (at most 30 s) for the command to end: its exit code and the whole screen.
+    pub(crate) fn finish(mut self) -> (i32, String) {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // Let the reader drain the rest.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                return (status.code().unwrap_or(-1), self.screen());
+            }
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("the command did not end: {:?}", self.screen());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn pkce_progress_then_ctrl_c_cancels_and_keeps_stored_credentials() {
+    let name = "pkce_progress_then_ctrl_c_cancels_and_keeps_stored_credentials";
+    let Some(issuer) = require_issuer(name) else {
+        return;
+    };
+    let u = User::new(&issuer).env("FLYTE_AUTH_STORE", "file");
+    let cfg = short_pkce(&u);
+    let r = u.run(&["--config", &cfg, "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Stored: an expired token without a refresh token, so `token` needs a browser login.
+    let file = credentials_file(&u);
+    let stored = format!(
+        r#"{{"version":1,"endpoint":"{}","access_token":"expired-token","token_type":"Bearer","expires_at":1000}}"#,
+        u.endpoint()
+    );
+    std::fs::write(&file, &stored).unwrap();
+
+    // A browser that opens nothing: the login waits.
+    let mut t = Terminal::start(&u, &["--config", &cfg, "token"], &[("BROWSER", "true")]);
+    t.wait_for("Open this URL in your browser to log in: ");
+    t.wait_for(" left (Ctrl-C to cancel)");
+    let screen = t.screen();
+    assert!(
+        screen.contains("Waiting for the login in the browser… 1:5")
+            || screen.contains("Waiting for the login in the browser… 2:00"),
+        "a countdown from the 2-minute limit: {screen:?}"
+    );
+    t.type_in(b"\x03");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 130, "{screen:?}");
+    assert!(
+        screen.contains("\r\x1b[2KLogin cancelled.\r\n"),
+        "the progress line is cleared, then one line: {screen:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        stored,
+        "the stored credentials are untouched"
+    );
+}
