@@ -5,6 +5,7 @@
 mod doctor;
 mod logging;
 mod logout;
+mod paste;
 mod present;
 mod timefmt;
 
@@ -301,8 +302,17 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     let mut options = FromConfigOptions::new()
         .interactive(!cli.non_interactive)
         .no_browser(cli.no_browser)
-        .device_presenter(presenter)
-        .pkce_progress(present::pkce_progress(cli.output == Output::Json));
+        .device_presenter(presenter);
+    // From a remote shell: accept the pasted address too (paste.rs); then no spinner, which
+    // would overwrite what is typed.
+    let paste = paste::wanted(cli.no_browser, !cli.non_interactive);
+    options = options.pkce_progress(present::pkce_progress(cli.output == Output::Json, paste));
+    if paste {
+        options = options.pkce_paste(paste::StdinLines::shared());
+        if cli.output == Output::Text {
+            options = options.browser_prompt(std::sync::Arc::new(paste::prompt));
+        }
+    }
     match cli.store {
         Store::Keyring => {}
         Store::File => {

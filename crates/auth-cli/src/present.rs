@@ -76,10 +76,12 @@ impl DevicePresenter for Terminal {
 
 /// The progress line of a browser login: a spinner with the time left on a terminal (cleared
 /// when the wait ends), JSON lines with `-o json`, nothing when stderr is not a terminal.
-pub(crate) fn pkce_progress(json: bool) -> Arc<dyn LoginProgress> {
+/// With `paste` the person types on the terminal: no spinner then, it would overwrite the
+/// typing.
+pub(crate) fn pkce_progress(json: bool, paste: bool) -> Arc<dyn LoginProgress> {
     Arc::new(BrowserWait {
         json,
-        tty: std::io::stderr().is_terminal(),
+        tty: std::io::stderr().is_terminal() && !paste,
         frame: AtomicUsize::new(0),
     })
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
 use crate::pages::Pages;
+use crate::paste::PasteInput;
 use crate::pkce::State;
 use crate::progress::LoginProgress;
 use crate::request::{AuthorizationRequest, RESERVED_PARAMS, RedirectUri};
@@ -139,6 +140,7 @@ pub struct PkceAuthenticatorBuilder {
     pages: Option<Pages>,
     allow_http: bool,
     progress: Option<Arc<dyn LoginProgress>>,
+    paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl fmt::Debug for PkceAuthenticatorBuilder {
@@ -341,6 +343,14 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
+    /// Also accepts the login response pasted on the terminal (the address the browser ended
+    /// on, or the code), raced against the loopback redirect: for a browser on another
+    /// machine (a remote shell). The pasted address is checked as a redirect is.
+    pub fn paste_input(mut self, input: Arc<dyn PasteInput>) -> Self {
+        self.paste = Some(input);
+        self
+    }
+
     /// How long a browser login may take, from the moment the URL is shown (default: 2 min).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -458,6 +468,7 @@ impl PkceAuthenticatorBuilder {
             pages: Arc::new(self.pages.unwrap_or_default()),
             allow_http: self.allow_http,
             progress: self.progress,
+            paste: self.paste,
         });
         let engine = TokenEngine::new(source as Arc<dyn TokenSource>, options);
         Ok(PkceAuthenticator { engine })
@@ -506,6 +517,7 @@ struct PkceSource {
     pages: Arc<Pages>,
     allow_http: bool,
     progress: Option<Arc<dyn LoginProgress>>,
+    paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl fmt::Debug for PkceSource {
@@ -611,7 +623,9 @@ impl PkceSource {
             authorization_endpoint,
             self.allow_http,
         )?;
-        let server = CallbackServer::bind(&r.redirect).await?;
+        let server = CallbackServer::bind(&r.redirect)
+            .await?
+            .with_paste(self.paste.clone());
         let redirect_uri = server.redirect_uri().to_string();
         let pkce = PkceChallenge::new_random()?;
         let state = State::new_random()?;

@@ -20,6 +20,8 @@ pub struct FromConfigOptions {
     device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
     #[cfg(feature = "pkce")]
     pkce_progress: Option<Arc<dyn auth_pkce::LoginProgress>>,
+    #[cfg(feature = "pkce")]
+    pkce_paste: Option<Arc<dyn auth_pkce::PasteInput>>,
 }
 
 /// Shows the browser login URL to the user (default: a line on stderr).
@@ -37,6 +39,8 @@ impl Default for FromConfigOptions {
             device_presenter: None,
             #[cfg(feature = "pkce")]
             pkce_progress: None,
+            #[cfg(feature = "pkce")]
+            pkce_paste: None,
         }
     }
 }
@@ -95,6 +99,15 @@ impl FromConfigOptions {
     #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
     pub fn pkce_progress(mut self, progress: Arc<dyn auth_pkce::LoginProgress>) -> Self {
         self.pkce_progress = Some(progress);
+        self
+    }
+
+    /// Also accepts the browser login's response pasted on the terminal, raced against the
+    /// loopback redirect (a browser on another machine; default: the redirect alone).
+    #[cfg(feature = "pkce")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
+    pub fn pkce_paste(mut self, input: Arc<dyn auth_pkce::PasteInput>) -> Self {
+        self.pkce_paste = Some(input);
         self
     }
 
@@ -425,6 +438,9 @@ fn pkce(
     }
     if let Some(p) = &options.pkce_progress {
         b = b.progress(p.clone());
+    }
+    if let Some(p) = &options.pkce_paste {
+        b = b.paste_input(p.clone());
     }
     with_http(
         configured(b.build()?, AuthMode::Pkce, store_key, Some(config)),

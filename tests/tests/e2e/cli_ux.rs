@@ -336,3 +336,147 @@ fn pkce_progress_then_ctrl_c_cancels_and_keeps_stored_credentials() {
         "the stored credentials are untouched"
     );
 }
+
+/// The login URL the terminal shows in a paste login.
+fn login_url(t: &Terminal) -> String {
+    t.wait_for("paste it here and press Enter.");
+    let screen = t.screen();
+    let start = screen.find("  http").expect("the URL line") + 2;
+    screen[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Replaces the value of one query parameter of `url`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u.to_string()
+}
+
+#[test]
+fn paste_login_from_a_remote_shell() {
+    let Some(issuer) = require_issuer("paste_login_from_a_remote_shell") else {
+        return;
+    };
+    let u = User::new(&issuer).env("FLYTE_AUTH_STORE", "file");
+    let cfg = u.config("pkce", PKCE);
+    let cfg = cfg.to_str().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    let mut t = Terminal::start(&u, &["--config", cfg, "--no-browser", "login"], &[]);
+    let url = login_url(&t);
+    // The browser on the other machine ends on the loopback address, which does not load there.
+    let landed = rt
+        .block_on(auth_testkit::idp::remote_browser(&url))
+        .expect("the remote browser logs in")
+        .to_string();
+    assert!(
+        landed.contains("code=") && landed.contains("iss="),
+        "{landed}"
+    );
+    // An address from another attempt is refused, and the login goes on.
+    t.type_in(format!("{}\n", with_param(&landed, "state", "another-attempt")).as_bytes());
+    t.wait_for("does not belong to this login");
+    t.type_in(format!("{landed}\n").as_bytes());
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen:?}");
+    assert!(screen.contains("Logged in to"), "{screen:?}");
+    assert!(
+        !screen.contains("Waiting for the login"),
+        "no spinner over the typing: {screen:?}"
+    );
+    let r = u.run(&["--config", cfg, "status"]);
+    assert_eq!(r.code, 0, "stored: {r:?}");
+
+    // A bare code works too.
+    let mut t = Terminal::start(&u, &["--config", cfg, "--no-browser", "login"], &[]);
+    let url = login_url(&t);
+    let landed = rt
+        .block_on(auth_testkit::idp::remote_browser(&url))
+        .unwrap();
+    let code_param = landed
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    t.type_in(format!("{code_param}\n").as_bytes());
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen:?}");
+}
+
+#[test]
+fn a_pasted_address_from_another_issuer_is_refused() {
+    let Some(issuer) = require_issuer("a_pasted_address_from_another_issuer_is_refused") else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let cfg = u.config("pkce", PKCE);
+    let cfg = cfg.to_str().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut t = Terminal::start(
+        &u,
+        &[
+            "--config",
+            cfg,
+            "--store",
+            "memory",
+            "--no-browser",
+            "login",
+        ],
+        &[],
+    );
+    let url = login_url(&t);
+    let landed = rt
+        .block_on(auth_testkit::idp::remote_browser(&url))
+        .unwrap()
+        .to_string();
+    t.type_in(format!("{}\n", with_param(&landed, "iss", "https://evil.example")).as_bytes());
+    let (code, screen) = t.finish();
+    assert_eq!(code, 1, "{screen:?}");
+    assert!(screen.contains("mix-up"), "{screen:?}");
+}
+
+#[test]
+fn the_loopback_redirect_still_wins_when_nothing_is_pasted() {
+    let Some(issuer) = require_issuer("the_loopback_redirect_still_wins_when_nothing_is_pasted")
+    else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let cfg = u.config("pkce", PKCE);
+    let cfg = cfg.to_str().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = Terminal::start(
+        &u,
+        &[
+            "--config",
+            cfg,
+            "--store",
+            "memory",
+            "--no-browser",
+            "login",
+        ],
+        &[],
+    );
+    let url = login_url(&t);
+    let outcome = rt
+        .block_on(auth_testkit::idp::play_browser(&url))
+        .expect("the local browser reaches the listener");
+    assert_eq!(outcome.status, 200, "{}", outcome.body);
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen:?}");
+}
