@@ -547,12 +547,12 @@ fn pasted_callback(line: &str, state: &State) -> Result<Option<Callback>, &'stat
             let params = parse_params(query)?;
             if !params.state.as_deref().is_some_and(|s| state.matches(s)) {
                 return Err(
-                    "That address does not belong to this login (its state does not match):                      paste the address of the page this login's URL ended on.",
+                    "That address does not belong to this login (its state does not match): paste the address of the page this login's URL ended on.",
                 );
             }
             if params.code.is_none() && params.error.is_none() {
                 return Err(
-                    "That address carries no code: paste the full address of the page the                      browser ended on.",
+                    "That address carries no code: paste the full address of the page the browser ended on.",
                 );
             }
             Ok(Some(callback_from(params, reply)))
