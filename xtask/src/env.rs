@@ -51,6 +51,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("keyctl", "keyutils"),
     ("node", "nodejs"),
     ("npm", "npm"),
+    // The e2e tests run flyte-auth in a pseudo-terminal through util-linux `script`.
+    ("script", "bsdutils"),
 ];
 
 /// Installs the Debian packages whose programs are missing (the tests run as root on CI).

@@ -2,6 +2,10 @@
 //! tokens. The contract is DESIGN.md §5: stdout carries only results, diagnostics go to
 //! stderr, and the exit code says what kind of failure happened.
 
+mod doctor;
+mod logging;
+mod logout;
+mod paste;
 mod present;
 mod timefmt;
 
@@ -84,13 +88,21 @@ enum Command {
     /// Run the configured flow now and store the credentials.
     Login,
     /// Print a valid access token (cached, refreshed, or after a login) and a newline.
-    Token,
+    Token {
+        /// Print `<header-key>: Bearer <token>` instead, for `curl -H @-` and friends.
+        #[arg(long)]
+        header: bool,
+    },
     /// Show endpoint, flow, expiry, scopes and subject; exit 1 without valid credentials.
     Status,
-    /// Delete the stored credentials for the endpoint.
+    /// Revoke the refresh token at the provider (when it can) and delete the stored
+    /// credentials for the endpoint.
     Logout,
     /// Show the effective configuration (secrets redacted) and the discovered endpoints.
     Config,
+    /// Check configuration, network, TLS, discovery, credential store and a token request,
+    /// with a fix for each problem; exit 0 only when all pass.
+    Doctor,
 }
 
 fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
@@ -109,6 +121,8 @@ mod exit {
     pub(crate) const USAGE: u8 = 2;
     pub(crate) const REFUSED: u8 = 3;
     pub(crate) const NETWORK: u8 = 4;
+    /// Ctrl-C (128 + SIGINT), as shells report it.
+    pub(crate) const CANCELLED: u8 = 130;
 }
 
 fn main() -> ExitCode {
@@ -134,11 +148,45 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
+    // Ctrl-C ends any wait (browser, device, keyring, network): the command's future is
+    // dropped, which cancels the login before anything was stored.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(&cli) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match outcome {
+        Some(Ok(code)) => ExitCode::from(code),
+        Some(Err(failure)) => {
             failure.report(cli.output);
             ExitCode::from(failure.code())
+        }
+        None => {
+            cancelled(&cli);
+            // A browser launcher or keyring call may still block a thread: do not wait.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+            ExitCode::from(exit::CANCELLED)
+        }
+    }
+}
+
+fn cancelled(cli: &Cli) {
+    let what = match cli.command {
+        Command::Login | Command::Token { .. } => "Login cancelled.",
+        _ => "Cancelled.",
+    };
+    match cli.output {
+        Output::Json => eprintln!(
+            "{}",
+            serde_json::json!({"event": "cancelled", "message": what, "exit_code": exit::CANCELLED})
+        ),
+        Output::Text => {
+            if std::io::stderr().is_terminal() {
+                // Clear a progress line.
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!("{what}");
         }
     }
 }
@@ -146,22 +194,28 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        // doctor reports problems as its checks, not as log lines.
+        (_, 0) if matches!(cli.command, Command::Doctor) => "error",
         (_, 0) => "warn",
         (_, 1) => "info,flyte_auth=debug",
         _ => "debug",
     };
+    let explicit = std::env::var_os("FLYTE_AUTH_LOG").is_some();
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLYTE_AUTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
-    // With -o json every line on stderr is JSON, log lines included.
+    let tty = std::io::stderr().is_terminal();
+    // With -o json every line on stderr is JSON, log lines included. Text without -v: one
+    // human line per warning (logging.rs); -v or FLYTE_AUTH_LOG: the detailed log.
     let _ = match cli.output {
         Output::Json => builder.json().try_init(),
-        Output::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        Output::Text if cli.verbose == 0 && !explicit => {
+            builder.event_format(logging::Human::new(tty)).try_init()
+        }
+        Output::Text => builder.with_ansi(tty).try_init(),
     };
 }
 
@@ -239,12 +293,34 @@ fn load_settings(cli: &Cli) -> Result<Settings, Failure> {
 }
 
 async fn run(cli: &Cli) -> Result<u8, Failure> {
-    let settings = load_settings(cli)?;
+    let settings = match (load_settings(cli), &cli.command) {
+        // doctor reports a configuration error as its first failed check.
+        (Err(Failure::Config(e)), Command::Doctor) => {
+            let inputs = doctor::Inputs {
+                settings: Err(e.to_string()),
+                store: cli.store,
+                options: FromConfigOptions::new(),
+                json: cli.output == Output::Json,
+            };
+            return Ok(doctor::run(inputs).await);
+        }
+        (settings, _) => settings?,
+    };
     let presenter = present::device_presenter(cli.output == Output::Json, cli.qr);
     let mut options = FromConfigOptions::new()
         .interactive(!cli.non_interactive)
         .no_browser(cli.no_browser)
         .device_presenter(presenter);
+    // From a remote shell: accept the pasted address too (paste.rs); then no spinner, which
+    // would overwrite what is typed.
+    let paste = paste::wanted(cli.no_browser, !cli.non_interactive);
+    options = options.pkce_progress(present::pkce_progress(cli.output == Output::Json, paste));
+    if paste {
+        options = options.pkce_paste(paste::StdinLines::shared());
+        if cli.output == Output::Text {
+            options = options.browser_prompt(std::sync::Arc::new(paste::prompt));
+        }
+    }
     match cli.store {
         Store::Keyring => {}
         Store::File => {
@@ -264,6 +340,16 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     }
     if let Command::Config = cli.command {
         return show_config(cli, &settings, &options).await;
+    }
+    if let Command::Doctor = cli.command {
+        let json = cli.output == Output::Json;
+        let inputs = doctor::Inputs {
+            settings: Ok(settings),
+            store: cli.store,
+            options,
+            json,
+        };
+        return Ok(doctor::run(inputs).await);
     }
     let configured = flyte_auth::from_config(&settings, &options)?;
     let auth = &configured.authenticator;
@@ -285,16 +371,19 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Token => {
+        Command::Token { header } => {
             let creds = auth.credentials().await?;
-            // The discovered header key, only for -o json: plain `token` makes no request
-            // when a valid token is stored.
-            let header_key = match cli.output {
-                Output::Json => auth.authorization_header().await?.0,
-                Output::Text => String::new(),
+            // The discovered header key, only for -o json and --header: plain `token` makes
+            // no request when a valid token is stored.
+            let header_key = match (cli.output, header) {
+                (Output::Text, false) => String::new(),
+                _ => auth.authorization_header().await?.0,
             };
             let mut out = std::io::stdout().lock();
             let written = match cli.output {
+                Output::Text if header => {
+                    writeln!(out, "{header_key}: {}", auth.header_value(&creds).secret())
+                }
                 Output::Text => writeln!(out, "{}", creds.access_token().secret()),
                 Output::Json => {
                     let expires = creds.expires_at().map(timefmt::rfc3339);
@@ -326,22 +415,30 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
             Ok(if valid { 0 } else { exit::FAILURE })
         }
         Command::Logout => {
+            // Revoke first (it needs the stored refresh token); a failure only warns.
+            let revocation = logout::revoke(&configured).await;
+            if let logout::Revocation::Failed(e) = &revocation {
+                tracing::warn!(
+                    "could not revoke the refresh token at the provider ({e}); deleting it here anyway"
+                );
+            }
             auth.clear().await?;
             if cli.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({"endpoint": configured.store_key, "logged_out": true})
+                    serde_json::json!({"endpoint": configured.store_key, "logged_out": true, "revocation": revocation.json()})
                 );
             } else if !cli.quiet {
                 eprintln!(
-                    "Logged out of {}: stored credentials deleted.",
-                    configured.store_key
+                    "Logged out of {}: {}.",
+                    configured.store_key,
+                    revocation.phrase()
                 );
             }
             Ok(0)
         }
         // Handled above, before an authenticator is built.
-        Command::Config => Ok(0),
+        Command::Config | Command::Doctor => Ok(0),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct ClientConfig {
     /// The client authentication methods the token endpoint advertises
     /// (`token_endpoint_auth_methods_supported`, RFC 8414); empty when unknown.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The token revocation endpoint (RFC 7009), when the provider advertises one: `logout`
+    /// revokes the refresh token there before deleting it locally.
+    pub revocation_endpoint: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -57,6 +60,7 @@ impl Default for ClientConfig {
             issuer: None,
             authorization_response_iss_parameter_supported: false,
             token_endpoint_auth_methods_supported: Vec::new(),
+            revocation_endpoint: None,
         }
     }
 }
@@ -114,6 +118,12 @@ impl ClientConfig {
     /// Sets the issuer.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = non_empty(issuer.into());
+        self
+    }
+
+    /// Sets the token revocation endpoint (RFC 7009); empty means none.
+    pub fn with_revocation_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.revocation_endpoint = non_empty(url.into());
         self
     }
 

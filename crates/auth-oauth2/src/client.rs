@@ -375,7 +375,7 @@ impl OAuth2Client {
 
     /// POSTs a form with client authentication and returns the 2xx answer. A redirect is an
     /// error naming where it pointed.
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &Url,
         params: Vec<(&str, &str)>,

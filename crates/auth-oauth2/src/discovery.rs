@@ -20,6 +20,9 @@ struct MetadataDocument {
     /// admin that renders that message never sends it; a provider's own document does.
     #[serde(default, alias = "authorizationResponseIssParameterSupported")]
     authorization_response_iss_parameter_supported: Option<serde_json::Value>,
+    /// RFC 7009 / RFC 8414 §2. Not in Flyte's message either.
+    #[serde(default, alias = "revocationEndpoint")]
+    revocation_endpoint: Option<String>,
 }
 
 impl MetadataDocument {
@@ -183,6 +186,7 @@ impl FlyteDiscovery {
         let document = document.map_err(context)?;
         let public = public.map_err(context)?;
         let iss_supported = document.iss_parameter_supported();
+        let revocation_endpoint = document.revocation_endpoint.unwrap_or_default();
         let metadata = document.metadata;
         let token_endpoint = non_empty(metadata.token_endpoint).ok_or_else(|| {
             AuthError::configuration(format!(
@@ -211,7 +215,8 @@ impl FlyteDiscovery {
             .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
             .with_redirect_uri(public.redirect_uri)
             .with_issuer(metadata.issuer)
-            .with_authorization_response_iss_parameter_supported(iss_supported);
+            .with_authorization_response_iss_parameter_supported(iss_supported)
+            .with_revocation_endpoint(revocation_endpoint);
         config.token_endpoint_auth_methods_supported =
             metadata.token_endpoint_auth_methods_supported;
         config.scopes.retain(|s| !s.trim().is_empty());
@@ -322,6 +327,7 @@ impl IssuerDiscovery {
             }
         };
         let iss_supported = document.iss_parameter_supported();
+        let revocation_endpoint = document.revocation_endpoint.unwrap_or_default();
         let metadata = document.metadata;
         if metadata.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
             return Err(AuthError::configuration(format!(
@@ -341,7 +347,8 @@ impl IssuerDiscovery {
             .with_authorization_endpoint(metadata.authorization_endpoint)
             .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
             .with_issuer(metadata.issuer)
-            .with_authorization_response_iss_parameter_supported(iss_supported);
+            .with_authorization_response_iss_parameter_supported(iss_supported)
+            .with_revocation_endpoint(revocation_endpoint);
         config.token_endpoint_auth_methods_supported =
             metadata.token_endpoint_auth_methods_supported;
         if let Some(a) = &self.audience {

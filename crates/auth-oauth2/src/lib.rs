@@ -5,6 +5,7 @@ mod client;
 mod discovery;
 mod endpoint;
 pub mod pkce;
+mod revoke;
 mod tls;
 mod transport;
 

@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 
 use crate::browser::{BrowserLauncher, SystemBrowser, ensure_http};
 use crate::pages::Pages;
+use crate::paste::PasteInput;
 use crate::pkce::State;
+use crate::progress::LoginProgress;
 use crate::request::{AuthorizationRequest, RESERVED_PARAMS, RedirectUri};
 use crate::server::{CallbackServer, Expectation};
 use auth_oauth2::pkce::PkceChallenge;
@@ -137,6 +139,8 @@ pub struct PkceAuthenticatorBuilder {
     timeout: Option<Duration>,
     pages: Option<Pages>,
     allow_http: bool,
+    progress: Option<Arc<dyn LoginProgress>>,
+    paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl fmt::Debug for PkceAuthenticatorBuilder {
@@ -332,6 +336,21 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
+    /// Told the time left, once a second, while the browser login is pending (a terminal
+    /// spinner, for one). None by default.
+    pub fn progress(mut self, progress: Arc<dyn LoginProgress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Also accepts the login response pasted on the terminal (the address the browser ended
+    /// on, or the code), raced against the loopback redirect: for a browser on another
+    /// machine (a remote shell). The pasted address is checked as a redirect is.
+    pub fn paste_input(mut self, input: Arc<dyn PasteInput>) -> Self {
+        self.paste = Some(input);
+        self
+    }
+
     /// How long a browser login may take, from the moment the URL is shown (default: 2 min).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -448,6 +467,8 @@ impl PkceAuthenticatorBuilder {
             timeout,
             pages: Arc::new(self.pages.unwrap_or_default()),
             allow_http: self.allow_http,
+            progress: self.progress,
+            paste: self.paste,
         });
         let engine = TokenEngine::new(source as Arc<dyn TokenSource>, options);
         Ok(PkceAuthenticator { engine })
@@ -495,6 +516,8 @@ struct PkceSource {
     timeout: Duration,
     pages: Arc<Pages>,
     allow_http: bool,
+    progress: Option<Arc<dyn LoginProgress>>,
+    paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl fmt::Debug for PkceSource {
@@ -600,7 +623,9 @@ impl PkceSource {
             authorization_endpoint,
             self.allow_http,
         )?;
-        let server = CallbackServer::bind(&r.redirect).await?;
+        let server = CallbackServer::bind(&r.redirect)
+            .await?
+            .with_paste(self.paste.clone());
         let redirect_uri = server.redirect_uri().to_string();
         let pkce = PkceChallenge::new_random()?;
         let state = State::new_random()?;
@@ -652,6 +677,7 @@ impl PkceSource {
             Ok(credentials)
         };
         let wait = server.run(expect, Arc::clone(&self.pages), deadline, exchange);
+        let wait = crate::progress::report(wait, deadline, self.progress.clone());
         let result = drive_with_launch(wait, launch).await;
         match &result {
             Ok(_) => tracing::info!("browser login complete"),
@@ -721,8 +747,15 @@ where
                 launch = None;
                 match joined {
                     Ok(Ok(())) => tracing::debug!("the browser was opened"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not open a browser; open the URL printed above yourself"),
-                    Err(e) => tracing::warn!(error = %e, "the browser launcher failed; open the URL printed above yourself"),
+                    // One line for people (the launcher's own error is detail, for -v).
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "the browser launcher failed");
+                        tracing::warn!("could not open a browser; open the URL above");
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the browser launcher panicked");
+                        tracing::warn!("could not open a browser; open the URL above");
+                    }
                 }
             }
             () = &mut launch_timer, if launch.is_some() => {

@@ -4,7 +4,9 @@
 mod authenticator;
 mod browser;
 mod pages;
+mod paste;
 mod pkce;
+mod progress;
 mod request;
 mod server;
 
@@ -14,3 +16,5 @@ pub use authenticator::{
 };
 pub use browser::{BrowserLauncher, FnLauncher, SystemBrowser};
 pub use pages::{ERROR_PLACEHOLDER, Pages, escape_html};
+pub use paste::PasteInput;
+pub use progress::LoginProgress;

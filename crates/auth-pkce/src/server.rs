@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::pages::Pages;
+use crate::paste::{PasteInput, Pasted};
 use crate::pkce::State;
 use crate::request::{LoopbackHost, RedirectUri};
 
@@ -61,6 +62,9 @@ struct Callback {
     error: Option<OAuthErrorResponse>,
     iss: Option<String>,
     reply: oneshot::Sender<Reply>,
+    /// A bare code typed on the terminal: no `state` or `iss` to check (the PKCE verifier
+    /// still binds it to this attempt).
+    typed_code: bool,
 }
 
 /// The page the browser gets for the response that decided the login.
@@ -85,6 +89,7 @@ pub(crate) struct CallbackServer {
     redirect: RedirectUri,
     redirect_uri: String,
     listeners: Vec<TcpListener>,
+    paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl CallbackServer {
@@ -106,7 +111,14 @@ impl CallbackServer {
             redirect: redirect.clone(),
             redirect_uri,
             listeners,
+            paste: None,
         })
+    }
+
+    /// Also accepts the login response pasted on the terminal, racing the listener.
+    pub(crate) fn with_paste(mut self, paste: Option<Arc<dyn PasteInput>>) -> Self {
+        self.paste = paste;
+        self
     }
 
     /// The redirect URI to send to the provider (with the chosen port when it was 0).
@@ -156,12 +168,33 @@ impl CallbackServer {
         }
         drop(shared);
 
-        let outcome = tokio::select! {
-            callback = rx.recv() => match callback {
-                Some(callback) => Some(decide(callback, &expect, exchange).await),
-                None => None,
-            },
-            () = tokio::time::sleep_until(deadline) => None,
+        let mut paste = self.paste;
+        let outcome = loop {
+            tokio::select! {
+                callback = rx.recv() => break match callback {
+                    Some(callback) => Some(decide(callback, &expect, exchange).await),
+                    None => None,
+                },
+                line = next_line(paste.as_deref()), if paste.is_some() => match line {
+                    None => {
+                        tracing::debug!("the terminal input ended; waiting for the redirect alone");
+                        paste = None;
+                    }
+                    Some(line) => match pasted_callback(&line, &expect.state) {
+                        Ok(Some(callback)) => {
+                            tracing::debug!("the login response was pasted on the terminal");
+                            break Some(decide(callback, &expect, exchange).await);
+                        }
+                        Ok(None) => {}
+                        Err(why) => {
+                            if let Some(p) = &paste {
+                                p.rejected(why);
+                            }
+                        }
+                    },
+                },
+                () = tokio::time::sleep_until(deadline) => break None,
+            }
         };
         // Refuse whatever arrives from now on, let the last page reach the browser, stop.
         drop(rx);
@@ -198,8 +231,14 @@ where
         error,
         iss,
         reply,
+        typed_code,
     } = callback;
-    let result = match check_issuer(iss.as_deref(), expect) {
+    let issuer_checked = if typed_code {
+        Ok(())
+    } else {
+        check_issuer(iss.as_deref(), expect)
+    };
+    let result = match issuer_checked {
         Err(e) => Err(e),
         Ok(()) => match (error, code) {
             (Some(error), _) => {
@@ -424,27 +463,8 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             ),
         );
     }
-    // The error fields come from whoever sent the redirect and end up in messages printed on
-    // a terminal: no escape sequences or other control characters.
-    let error = params.error.map(|e| {
-        let mut r = OAuthErrorResponse::new(sanitize_for_terminal(&e, MAX_ERROR_CODE));
-        r.error_description = params
-            .error_description
-            .map(|d| sanitize_for_terminal(&d, MAX_ERROR_TEXT))
-            .filter(|d| !d.is_empty());
-        r.error_uri = params
-            .error_uri
-            .map(|u| sanitize_for_terminal(&u, MAX_ERROR_TEXT))
-            .filter(|u| !u.is_empty());
-        r
-    });
     let (reply_tx, reply_rx) = oneshot::channel();
-    let callback = Callback {
-        code: params.code.map(AuthorizationCode::new),
-        error,
-        iss: params.iss,
-        reply: reply_tx,
-    };
+    let callback = callback_from(params, reply_tx);
     match shared.callbacks.try_send(callback) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
@@ -473,6 +493,70 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
                 "The login ended before this response could be used. Return to the command line.",
             ),
         ),
+    }
+}
+
+/// The callback of a response whose `state` matched.
+fn callback_from(params: Params, reply: oneshot::Sender<Reply>) -> Callback {
+    // The error fields come from whoever sent the redirect and end up in messages printed on
+    // a terminal: no escape sequences or other control characters.
+    let error = params.error.map(|e| {
+        let mut r = OAuthErrorResponse::new(sanitize_for_terminal(&e, MAX_ERROR_CODE));
+        r.error_description = params
+            .error_description
+            .map(|d| sanitize_for_terminal(&d, MAX_ERROR_TEXT))
+            .filter(|d| !d.is_empty());
+        r.error_uri = params
+            .error_uri
+            .map(|u| sanitize_for_terminal(&u, MAX_ERROR_TEXT))
+            .filter(|u| !u.is_empty());
+        r
+    });
+    Callback {
+        code: params.code.map(AuthorizationCode::new),
+        error,
+        iss: params.iss,
+        reply,
+        typed_code: false,
+    }
+}
+
+async fn next_line(paste: Option<&dyn PasteInput>) -> Option<String> {
+    match paste {
+        Some(p) => p.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A pasted line as a callback: `Ok(None)` for an empty line, an error (to show, and keep
+/// waiting) for anything that is not this attempt's response. The `state` of a pasted address
+/// is checked as the listener checks a redirect's.
+fn pasted_callback(line: &str, state: &State) -> Result<Option<Callback>, &'static str> {
+    // Nobody waits for a page: the reply goes nowhere.
+    let (reply, _) = oneshot::channel();
+    match crate::paste::read(line)? {
+        Pasted::Nothing => Ok(None),
+        Pasted::Code(code) => Ok(Some(Callback {
+            code: Some(AuthorizationCode::new(code)),
+            error: None,
+            iss: None,
+            reply,
+            typed_code: true,
+        })),
+        Pasted::Query(query) => {
+            let params = parse_params(query)?;
+            if !params.state.as_deref().is_some_and(|s| state.matches(s)) {
+                return Err(
+                    "That address does not belong to this login (its state does not match): paste the address of the page this login's URL ended on.",
+                );
+            }
+            if params.code.is_none() && params.error.is_none() {
+                return Err(
+                    "That address carries no code: paste the full address of the page the browser ended on.",
+                );
+            }
+            Ok(Some(callback_from(params, reply)))
+        }
     }
 }
 

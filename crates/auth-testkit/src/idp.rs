@@ -606,6 +606,22 @@ impl BrowserOutcome {
 /// Errors if the provider answers without redirecting away (an error page, e.g. for an
 /// unregistered redirect URI), or if the callback cannot be reached.
 pub async fn play_browser(authorization_url: &str) -> Result<BrowserOutcome, IdpError> {
+    let callback_url = remote_browser(authorization_url).await?;
+    let callback_client = client(false, Policy::limited(10))?;
+    let response = callback_client.get(callback_url.clone()).send().await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    Ok(BrowserOutcome {
+        callback_url,
+        status,
+        body,
+    })
+}
+
+/// Plays a browser on another machine: as [`play_browser`], but it stops at the redirect
+/// that leaves the provider and returns its address (what the address bar shows when the
+/// loopback redirect cannot load there), without requesting it.
+pub async fn remote_browser(authorization_url: &str) -> Result<Url, IdpError> {
     let start = Url::parse(authorization_url).map_err(|e| url_err(authorization_url, e))?;
     let origin = start.origin();
     let policy = Policy::custom(move |attempt| {
@@ -619,26 +635,14 @@ pub async fn play_browser(authorization_url: &str) -> Result<BrowserOutcome, Idp
     });
     let browser = client(true, policy)?;
     let response = browser.get(start).send().await?;
-    let callback_url = match redirect_target(&response)? {
-        Some(url) => url,
-        None => {
-            return Err(unexpected(
-                "the identity provider did not redirect to the client",
-                response,
-            )
-            .await);
-        }
-    };
-
-    let callback_client = client(false, Policy::limited(10))?;
-    let response = callback_client.get(callback_url.clone()).send().await?;
-    let status = response.status().as_u16();
-    let body = response.text().await?;
-    Ok(BrowserOutcome {
-        callback_url,
-        status,
-        body,
-    })
+    match redirect_target(&response)? {
+        Some(url) => Ok(url),
+        None => Err(unexpected(
+            "the identity provider did not redirect to the client",
+            response,
+        )
+        .await),
+    }
 }
 
 fn redirect_target(response: &reqwest::Response) -> Result<Option<Url>, IdpError> {

@@ -18,6 +18,10 @@ pub struct FromConfigOptions {
     browser_prompt: Option<BrowserPrompt>,
     #[cfg(feature = "device")]
     device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
+    #[cfg(feature = "pkce")]
+    pkce_progress: Option<Arc<dyn auth_pkce::LoginProgress>>,
+    #[cfg(feature = "pkce")]
+    pkce_paste: Option<Arc<dyn auth_pkce::PasteInput>>,
 }
 
 /// Shows the browser login URL to the user (default: a line on stderr).
@@ -33,6 +37,10 @@ impl Default for FromConfigOptions {
             browser_prompt: None,
             #[cfg(feature = "device")]
             device_presenter: None,
+            #[cfg(feature = "pkce")]
+            pkce_progress: None,
+            #[cfg(feature = "pkce")]
+            pkce_paste: None,
         }
     }
 }
@@ -86,6 +94,23 @@ impl FromConfigOptions {
         self
     }
 
+    /// Tells `progress` the time left while a browser login is pending (default: nothing).
+    #[cfg(feature = "pkce")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
+    pub fn pkce_progress(mut self, progress: Arc<dyn auth_pkce::LoginProgress>) -> Self {
+        self.pkce_progress = Some(progress);
+        self
+    }
+
+    /// Also accepts the browser login's response pasted on the terminal, raced against the
+    /// loopback redirect (a browser on another machine; default: the redirect alone).
+    #[cfg(feature = "pkce")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
+    pub fn pkce_paste(mut self, input: Arc<dyn auth_pkce::PasteInput>) -> Self {
+        self.pkce_paste = Some(input);
+        self
+    }
+
     /// Shows the device login prompt with this presenter (default: text on stderr).
     #[cfg(feature = "device")]
     #[cfg_attr(docsrs, doc(cfg(feature = "device")))]
@@ -107,6 +132,14 @@ pub struct Configured {
     pub store_key: String,
     /// Where its client configuration comes from (static or discovery), for display.
     pub client_config: Option<Arc<dyn ClientConfigStore>>,
+    /// The HTTP client of the flow, with the configured transport (for token revocation
+    /// at logout); `None` for the external command.
+    #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "pkce", feature = "device", feature = "clientcreds")))
+    )]
+    pub http_client: Option<auth_oauth2::HttpClient>,
 }
 
 /// Builds the authenticator for `settings.auth_mode`: discovery from the Flyte endpoint
@@ -349,6 +382,19 @@ fn configured(
         mode,
         store_key,
         client_config,
+        #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+        http_client: None,
+    })
+}
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+fn with_http(
+    configured: Result<Configured, AuthError>,
+    http: auth_oauth2::HttpClient,
+) -> Result<Configured, AuthError> {
+    configured.map(|mut c| {
+        c.http_client = Some(http);
+        c
     })
 }
 
@@ -374,7 +420,7 @@ fn client_secret(
         .client_id(client_id)
         .client_secret(secret)
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .store_key(store_key.clone());
@@ -400,7 +446,10 @@ fn client_secret(
         Some(_) => b = b.auth_method(auth_oauth2::ClientAuthMethod::Basic),
         None => {}
     }
-    configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config))
+    with_http(
+        configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "clientcreds"))]
@@ -417,7 +466,7 @@ fn pkce(
     let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_pkce::PkceAuthenticator::builder()
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options))
@@ -427,10 +476,23 @@ fn pkce(
     if let Some(t) = settings.pkce_timeout {
         b = b.timeout(t);
     }
+    // admin.redirectUri beats the discovered one too (a port of its own, e.g. `:0`).
+    if let Some(u) = &settings.redirect_uri {
+        b = b.redirect_uri(u.clone());
+    }
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
     }
-    configured(b.build()?, AuthMode::Pkce, store_key, Some(config))
+    if let Some(p) = &options.pkce_progress {
+        b = b.progress(p.clone());
+    }
+    if let Some(p) = &options.pkce_paste {
+        b = b.paste_input(p.clone());
+    }
+    with_http(
+        configured(b.build()?, AuthMode::Pkce, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "pkce"))]
@@ -447,7 +509,7 @@ fn device_flow(
     let (client, config) = http::client_and_config(settings)?;
     let mut b = auth_device::DeviceCodeAuthenticator::builder()
         .config_store(config.clone())
-        .http_client(client)
+        .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
         .credential_store(interactive_store(options), store_key.clone())
@@ -461,7 +523,10 @@ fn device_flow(
     if let Some(i) = settings.device_flow_poll_interval {
         b = b.default_interval(i);
     }
-    configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config))
+    with_http(
+        configured(b.build()?, AuthMode::DeviceFlow, store_key, Some(config)),
+        client,
+    )
 }
 
 #[cfg(not(feature = "device"))]

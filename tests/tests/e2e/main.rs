@@ -2,6 +2,8 @@
 //! Secret Service. Needs `FLYTE_AUTH_TEST_ISSUER` (set by `cargo xtask test`); without it each
 //! test prints `skipped` and passes.
 
+mod cli_ux;
+mod doctor;
 mod providers;
 
 use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
@@ -316,7 +318,7 @@ fn a_broken_keyring_never_fails_a_login() {
     let r = u.run(&["--config", cfg.to_str().unwrap(), "login"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
-        r.stderr.contains("WARN") && r.stderr.contains("--store file"),
+        r.stderr.contains("warning: ") && r.stderr.contains("--store file"),
         "a warning that says what to do: {}",
         r.stderr
     );

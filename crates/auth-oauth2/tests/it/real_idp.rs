@@ -191,6 +191,26 @@ async fn real_refresh_grant() {
         return;
     };
     let client = OAuth2Client::new(http(), "flyte-cli");
+    let token_url = format!("{iss}/token");
+    let first = device_login(&client, &iss).await;
+    let refresh_token = first.refresh_token().expect("a refresh token").clone();
+    let second = client
+        .refresh(&token_url, &refresh_token, &[])
+        .await
+        .expect("refresh grant");
+    assert_ne!(second.access_token(), first.access_token());
+    let rotated = second.refresh_token().expect("a rotated refresh token");
+    assert_ne!(rotated, &refresh_token);
+    let e = client
+        .refresh(&token_url, &RefreshToken::new(refresh_token.secret()), &[])
+        .await
+        .unwrap_err();
+    assert!(e.is_invalid_grant(), "{e}");
+    assert!(!e.is_retryable());
+}
+
+/// A device login of `client`, approved headlessly: its first credentials.
+async fn device_login(client: &OAuth2Client, iss: &str) -> auth_core::Credentials {
     let scopes = strings(&["openid", "offline_access"]);
     let device = client
         .device_authorization(&format!("{iss}/device/auth"), &scopes, None, &[])
@@ -226,19 +246,44 @@ async fn real_refresh_grant() {
             Err(e) => panic!("device token: {e}"),
         }
     }
-    let first = first.expect("approved within 30 polls");
-    let refresh_token = first.refresh_token().expect("a refresh token").clone();
-    let second = client
-        .refresh(&token_url, &refresh_token, &[])
+    first.expect("approved within 30 polls")
+}
+
+/// RFC 7009: the discovered revocation endpoint revokes the refresh token, and the next
+/// refresh grant with it is refused.
+#[tokio::test]
+async fn real_revocation_refuses_the_next_refresh() {
+    let Some(iss) = issuer("real_revocation_refuses_the_next_refresh") else {
+        return;
+    };
+    let c = FlyteDiscovery::new(http(), &iss, true)
+        .client_config()
         .await
-        .expect("refresh grant");
-    assert_ne!(second.access_token(), first.access_token());
-    let rotated = second.refresh_token().expect("a rotated refresh token");
-    assert_ne!(rotated, &refresh_token);
+        .expect("discovery");
+    let revocation = c
+        .revocation_endpoint
+        .expect("the provider advertises revocation_endpoint");
+    let client = OAuth2Client::new(http(), "flyte-cli");
+    let first = device_login(&client, &iss).await;
+    let refresh_token = first.refresh_token().expect("a refresh token").clone();
+    client
+        .revoke_refresh_token(&revocation, &refresh_token)
+        .await
+        .expect("revoked");
     let e = client
-        .refresh(&token_url, &RefreshToken::new(refresh_token.secret()), &[])
+        .refresh(&c.token_endpoint, &refresh_token, &[])
         .await
         .unwrap_err();
     assert!(e.is_invalid_grant(), "{e}");
-    assert!(!e.is_retryable());
+    // Revoking an unknown token is a success too (RFC 7009 §2.2).
+    client
+        .revoke_refresh_token(&revocation, &RefreshToken::new("not-a-token"))
+        .await
+        .expect("unknown tokens are revoked as well");
+    // A failure is an error (here: nothing listens), never a panic.
+    let e = client
+        .revoke_refresh_token("http://127.0.0.1:9/revoke", &refresh_token)
+        .await
+        .unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
 }

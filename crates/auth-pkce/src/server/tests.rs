@@ -370,3 +370,116 @@ fn params_parse_and_reject_repeats() {
     assert!(parse_params("code=a&code=b").is_err());
     assert!(parse_params("").unwrap().state.is_none());
 }
+
+/// Lines "typed" by a test, and what was rejected.
+#[derive(Debug)]
+struct Typed {
+    lines: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    rejected: std::sync::Mutex<Vec<String>>,
+}
+
+#[auth_core::async_trait]
+impl PasteInput for Typed {
+    async fn next_line(&self) -> Option<String> {
+        self.lines.lock().await.recv().await
+    }
+    fn rejected(&self, why: &str) {
+        self.rejected.lock().unwrap().push(why.to_string());
+    }
+}
+
+fn typed(lines: &[&str]) -> Arc<Typed> {
+    let (tx, rx) = mpsc::channel(16);
+    for l in lines {
+        tx.try_send(l.to_string()).unwrap();
+    }
+    // Keep the input open (a terminal nobody types on any more).
+    std::mem::forget(tx);
+    Arc::new(Typed {
+        lines: tokio::sync::Mutex::new(rx),
+        rejected: std::sync::Mutex::new(Vec::new()),
+    })
+}
+
+fn expect_iss(state: &str, issuer: &str) -> Expectation {
+    Expectation {
+        state: State::new(state),
+        issuer: Some(issuer.to_string()),
+        require_iss: true,
+    }
+}
+
+async fn run_pasted(input: Arc<Typed>, expect: Expectation) -> Result<Credentials, AuthError> {
+    let (server, _) = bind("http://127.0.0.1:0/callback").await;
+    server
+        .with_paste(Some(input as Arc<dyn PasteInput>))
+        .run(
+            expect,
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |code| async move { Ok(creds(&format!("at-for-{}", code.secret()))) },
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_pasted_address_is_checked_like_a_redirect() {
+    let input = typed(&[
+        "",
+        "http://127.0.0.1:1/callback",
+        "http://127.0.0.1:1/callback?code=stolen&state=other-attempt&iss=https%3A%2F%2Fidp",
+        "http://127.0.0.1:1/callback?code=good&state=s1&iss=https%3A%2F%2Fidp",
+    ]);
+    let c = run_pasted(input.clone(), expect_iss("s1", "https://idp"))
+        .await
+        .unwrap();
+    assert_eq!(c.access_token().secret(), "at-for-good");
+    let rejected = input.rejected.lock().unwrap().clone();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected[1].contains("state does not match"), "{rejected:?}");
+}
+
+#[tokio::test]
+async fn a_pasted_address_from_another_issuer_or_without_iss_is_refused() {
+    let input = typed(&["http://127.0.0.1:1/cb?code=c&state=s1&iss=https%3A%2F%2Fevil"]);
+    let e = run_pasted(input, expect_iss("s1", "https://idp"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("mix-up"), "{e}");
+    let input = typed(&["http://127.0.0.1:1/cb?code=c&state=s1"]);
+    let e = run_pasted(input, expect_iss("s1", "https://idp"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("(iss)"), "{e}");
+    let input = typed(&["?error=access_denied&state=s1&iss=https%3A%2F%2Fidp"]);
+    let e = run_pasted(input, expect_iss("s1", "https://idp"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AccessDenied, "{e}");
+}
+
+#[tokio::test]
+async fn a_bare_code_is_accepted() {
+    let c = run_pasted(typed(&["  the-code  "]), expect_iss("s1", "https://idp"))
+        .await
+        .unwrap();
+    assert_eq!(c.access_token().secret(), "at-for-the-code");
+}
+
+#[tokio::test]
+async fn the_redirect_wins_while_nobody_types() {
+    let (server, base) = bind("http://127.0.0.1:0/callback").await;
+    let browser = tokio::spawn(get(format!("{base}?state=s1&code=c")));
+    let c = server
+        .with_paste(Some(typed(&[]) as Arc<dyn PasteInput>))
+        .run(
+            expect("s1"),
+            Arc::new(Pages::default()),
+            Instant::now() + Duration::from_secs(30),
+            |_| async { Ok(creds("from-redirect")) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.access_token().secret(), "from-redirect");
+    assert_eq!(browser.await.unwrap().0, 200);
+}
