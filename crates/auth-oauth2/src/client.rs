@@ -255,6 +255,7 @@ impl OAuth2Client {
             url,
             authorization: authorization.as_ref().map(|a| a.as_str()),
             form: Some(&body),
+            json: None,
             resend,
             what,
         };
