@@ -31,6 +31,8 @@
 //!   Compiles no HTTP stack.
 //! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
 //! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
+//! - `tower`: authenticated gRPC and HTTP channels: a tower layer, a tonic interceptor,
+//!   discovery over gRPC and Connect, and [`tower::connect`] ([`tower`]).
 //! - `qr`: a QR code of the device login URL in the terminal.
 //! - `full`: all of the above but `qr`.
 //!
@@ -94,6 +96,11 @@ pub use auth_keyring as keyring;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
 pub use auth_config as config;
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[doc(inline)]
+pub use auth_tower as tower;
 
 pub mod blocking;
 
