@@ -203,14 +203,19 @@ fn external_command(
     Err(feature_off(AuthMode::ExternalCommand, "command"))
 }
 
-#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
-mod http {
+/// The transport settings every HTTP call and the gRPC channel share.
+#[cfg(any(
+    feature = "pkce",
+    feature = "device",
+    feature = "clientcreds",
+    feature = "tower"
+))]
+pub(crate) mod transport {
     use super::*;
-    use auth_core::{ClientConfig, StaticClientConfigStore};
-    use auth_oauth2::{FlyteDiscovery, HttpClient, TransportOptions};
+    use auth_oauth2::TransportOptions;
 
     /// TLS, proxy and proxy-authorization settings for every HTTP call.
-    fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
+    pub(crate) fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
         let mut t = TransportOptions::new()
             .with_insecure_skip_verify(settings.insecure_skip_verify)
             .with_proxy_url(settings.http_proxy_url.clone())
@@ -242,6 +247,14 @@ mod http {
             "admin.proxyCommand needs the `command` feature of flyte-auth, which this build does not have",
         ))
     }
+}
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+mod http {
+    use super::transport::transport;
+    use super::*;
+    use auth_core::{ClientConfig, StaticClientConfigStore};
+    use auth_oauth2::{FlyteDiscovery, HttpClient};
 
     /// One HTTP client with the configured transport, shared by discovery and the flow.
     pub(super) fn client_and_config(
