@@ -63,7 +63,8 @@ pub fn trailers_only_status(headers: &HeaderMap) -> Option<u32> {
 /// - an HTML body (`text/html`) in answer to a gRPC call, whatever the status.
 ///
 /// A status that arrives in the trailers after the response head is not seen here: the
-/// response reaches the caller as it is (see [`crate::retry_unauthenticated`]).
+/// response reaches the caller as it is, and [`AuthBody`](crate::AuthBody) makes the next call
+/// refresh first (or retry at the call site with [`crate::retry_unauthenticated`]).
 ///
 /// ```
 /// use auth_tower::{AuthFailure, classify};

@@ -14,7 +14,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::{Prefixed, Read, ReplayBody, buffer};
-use crate::classify::{AuthFailure, classify, is_grpc};
+use crate::classify::{AuthFailure, classify, is_grpc, trailers_only_status};
 
 /// The error type of [`AuthService`]: the inner service's error, or an [`AuthError`] when no
 /// credentials could be obtained.
@@ -102,9 +102,12 @@ impl HeaderSource {
     }
 
     /// Drops the rejected credentials, gets others and builds their header.
-    pub(crate) async fn refresh(&self) -> Result<(HeaderName, HeaderValue), AuthError> {
+    pub(crate) async fn refresh(
+        &self,
+    ) -> Result<(HeaderName, HeaderValue, Credentials), AuthError> {
         let credentials = self.auth.refresh_credentials().await?;
-        self.header_for(credentials).await
+        let (name, value) = self.header_for(credentials.clone()).await?;
+        Ok((name, value, credentials))
     }
 }
 
@@ -135,6 +138,8 @@ struct Shared {
     max_replay_body: usize,
     anonymous: bool,
     grpc_replay: Option<GrpcPredicateDebug>,
+    /// Credentials a gRPC status in the trailers rejected; the next call refreshes first.
+    rejected: Arc<ArcSwapOption<Credentials>>,
 }
 
 struct GrpcPredicateDebug(GrpcPredicate);
@@ -161,7 +166,9 @@ impl fmt::Debug for GrpcPredicateDebug {
 ///   [`max_replay_body`](Self::max_replay_body) bytes, ready at once) and it is a plain HTTP
 ///   request or a gRPC call marked [`Unary`]. Streams are never replayed: their rejection
 ///   reaches the caller (see [`retry_unauthenticated`](crate::retry_unauthenticated)), and the
-///   next call has the new token.
+///   next call has the new token. An `UNAUTHENTICATED` in the trailers of a gRPC call (after
+///   the response head) reaches the caller too, and the next call refreshes first
+///   ([`AuthBody`]).
 /// - With [`proxy_authorization`](Self::proxy_authorization), sets `proxy-authorization` from a
 ///   second authenticator too; an HTTP 407 refreshes that one.
 ///
@@ -191,6 +198,7 @@ impl AuthLayer {
                 max_replay_body: DEFAULT_MAX_REPLAY_BODY,
                 anonymous: false,
                 grpc_replay: None,
+                rejected: Arc::default(),
             }),
         }
     }
@@ -212,6 +220,7 @@ impl AuthLayer {
                         .grpc_replay
                         .as_ref()
                         .map(|p| GrpcPredicateDebug(Arc::clone(&p.0))),
+                    rejected: Arc::default(),
                 };
                 f(&mut s);
                 self.shared = Arc::new(s);
@@ -280,16 +289,38 @@ impl Shared {
             || self.grpc_replay.as_ref().is_some_and(|p| (p.0)(parts))
     }
 
-    /// Sets the credentials' headers; returns whether the main credentials were set.
-    async fn attach(&self, headers: &mut http::HeaderMap) -> Result<bool, AuthError> {
-        let sent = match self.main.header().await {
-            Ok((name, value)) => {
+    /// The main credentials and their header; refreshed first when the trailers of an earlier
+    /// call rejected them.
+    async fn main_header(&self) -> Result<(HeaderName, HeaderValue, Credentials), AuthError> {
+        let credentials = self.main.auth.credentials().await?;
+        if self
+            .rejected
+            .load()
+            .as_ref()
+            .is_some_and(|r| r.same_as(&credentials))
+        {
+            tracing::debug!("an earlier call's trailers rejected these credentials; refreshing");
+            let refreshed = self.main.refresh().await?;
+            self.rejected.store(None);
+            return Ok(refreshed);
+        }
+        let (name, value) = self.main.header_for(credentials.clone()).await?;
+        Ok((name, value, credentials))
+    }
+
+    /// Sets the credentials' headers; returns the main credentials sent, if any.
+    async fn attach(
+        &self,
+        headers: &mut http::HeaderMap,
+    ) -> Result<Option<Credentials>, AuthError> {
+        let sent = match self.main_header().await {
+            Ok((name, value, credentials)) => {
                 headers.insert(name, value);
-                true
+                Some(credentials)
             }
             Err(e) if self.anonymous => {
                 tracing::debug!(error = %e, "no credentials; sending the call without them");
-                false
+                None
             }
             Err(e) => return Err(e),
         };
@@ -300,11 +331,25 @@ impl Shared {
         Ok(sent)
     }
 
+    /// The response, its body watched for `UNAUTHENTICATED` in the trailers of a gRPC call.
+    fn watched<R>(
+        &self,
+        response: Response<R>,
+        grpc: bool,
+        sent: Option<Credentials>,
+    ) -> Response<AuthBody<R>> {
+        let watch = sent.filter(|_| grpc).map(|credentials| Watch {
+            rejected: Arc::clone(&self.rejected),
+            credentials,
+        });
+        response.map(|inner| AuthBody { inner, watch })
+    }
+
     async fn call<S, B, R>(
         self: Arc<Self>,
         mut inner: S,
         request: Request<B>,
-    ) -> Result<Response<R>, BoxError>
+    ) -> Result<Response<AuthBody<R>>, BoxError>
     where
         S: Service<Request<B>, Response = Response<R>>,
         S::Error: Into<BoxError>,
@@ -312,7 +357,7 @@ impl Shared {
         B::Error: Send,
     {
         let (mut parts, body) = request.into_parts();
-        let credentials_sent = self.attach(&mut parts.headers).await?;
+        let sent = self.attach(&mut parts.headers).await?;
         let grpc = is_grpc(&parts.headers);
         let (body, replay) = if self.replayable(&parts, grpc) {
             match buffer(body, self.max_replay_body).await {
@@ -330,25 +375,23 @@ impl Shared {
             .call(Request::from_parts(parts, body))
             .await
             .map_err(Into::into)?;
-        let Some(failure) = classify(
-            response.status(),
-            response.headers(),
-            grpc,
-            credentials_sent,
-        ) else {
-            return Ok(response);
+        let Some(failure) = classify(response.status(), response.headers(), grpc, sent.is_some())
+        else {
+            return Ok(self.watched(response, grpc, sent));
         };
         let source = match (&self.proxy, failure) {
             (Some(proxy), AuthFailure::ProxyAuthenticationRequired) => proxy,
-            (None, AuthFailure::ProxyAuthenticationRequired) => return Ok(response),
+            (None, AuthFailure::ProxyAuthenticationRequired) => {
+                return Ok(self.watched(response, grpc, sent));
+            }
             _ => &self.main,
         };
         tracing::debug!(?failure, "the server rejected the credentials; refreshing");
-        let (name, value) = match source.refresh().await {
+        let (name, value, refreshed) = match source.refresh().await {
             Ok(header) => header,
             Err(e) => {
                 tracing::warn!(error = %e, "could not refresh the rejected credentials");
-                return Ok(response);
+                return Ok(self.watched(response, grpc, sent));
             }
         };
         let Some((buffered, mut parts)) = replay else {
@@ -356,7 +399,7 @@ impl Shared {
                 ?failure,
                 "not replaying a streaming or unbuffered call; the next call has new credentials"
             );
-            return Ok(response);
+            return Ok(self.watched(response, grpc, None));
         };
         drop(response);
         parts.headers.insert(name, value);
@@ -364,13 +407,73 @@ impl Shared {
             .await
             .map_err(Into::into)?;
         tracing::debug!("replaying the call once with refreshed credentials");
-        inner
+        let sent = if failure.is_proxy() {
+            sent
+        } else {
+            Some(refreshed)
+        };
+        let response = inner
             .call(Request::from_parts(
                 parts,
                 B::replay(Prefixed::new(buffered, None)),
             ))
             .await
-            .map_err(Into::into)
+            .map_err(Into::into)?;
+        Ok(self.watched(response, grpc, sent))
+    }
+}
+
+/// Marks credentials as rejected when the trailers say `UNAUTHENTICATED`.
+struct Watch {
+    rejected: Arc<ArcSwapOption<Credentials>>,
+    credentials: Credentials,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Watch")
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body of [`AuthService`]: the inner body, unchanged. When the trailers of a
+    /// gRPC call carry `UNAUTHENTICATED` (a status after the response head, which the layer
+    /// cannot act on for this call), the next call through the layer refreshes first.
+    #[derive(Debug)]
+    pub struct AuthBody<B> {
+        #[pin]
+        inner: B,
+        watch: Option<Watch>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for AuthBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(trailers) = frame.trailers_ref()
+            && trailers_only_status(trailers) == Some(crate::GRPC_UNAUTHENTICATED)
+            && let Some(watch) = this.watch.take()
+        {
+            tracing::debug!("the trailers say UNAUTHENTICATED; the next call refreshes first");
+            watch.rejected.store(Some(Arc::new(watch.credentials)));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -383,9 +486,9 @@ where
     B::Error: Send,
     R: Send + 'static,
 {
-    type Response = Response<R>;
+    type Response = Response<AuthBody<R>>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<AuthBody<R>>, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)

@@ -25,4 +25,4 @@ pub use discovery::{DEFAULT_RPC_TIMEOUT, DiscoveryProtocol, RpcDiscovery};
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use interceptor::{AuthInterceptor, retry_unauthenticated};
-pub use layer::{AuthLayer, AuthService, BoxError, DEFAULT_MAX_REPLAY_BODY, Unary};
+pub use layer::{AuthBody, AuthLayer, AuthService, BoxError, DEFAULT_MAX_REPLAY_BODY, Unary};

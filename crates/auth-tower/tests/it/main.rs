@@ -260,7 +260,7 @@ async fn unmarked_grpc_calls_and_streams_are_not_replayed_but_the_next_call_is_f
 }
 
 #[tokio::test]
-async fn a_status_only_in_the_trailers_reaches_the_caller_and_the_helper_retries_it() {
+async fn a_status_only_in_the_trailers_reaches_the_caller_and_the_next_call_is_fresh() {
     let admin = Admin::start("http://idp.invalid").await;
     admin.state.set_fault(admin::Fault::StatusInTrailers);
     let source = Arc::new(ServerTokens::new(&admin.state));
@@ -273,15 +273,24 @@ async fn a_status_only_in_the_trailers_reaches_the_caller_and_the_helper_retries
     assert_eq!(
         admin.state.calls(UNARY),
         2,
-        "the layer cannot see a status in trailers"
+        "the layer cannot replay on a status in trailers"
     );
+    // The layer saw the trailers: the next call refreshes before it goes out.
+    assert_eq!(get(&mut client, true).await.unwrap().token, "tok-2");
+    assert_eq!(admin.state.tokens(UNARY)[2], tok("tok-2"));
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+
+    // At the call site, the helper retries such a call once.
+    past_min_refresh_interval().await;
+    admin.state.reject("tok-2");
     let echo = auth_tower::retry_unauthenticated(&*auth, || {
         let mut c = client.clone();
         async move { get(&mut c, true).await }
     })
     .await
     .unwrap();
-    assert_eq!(echo.token, "tok-2");
+    assert_eq!(echo.token, "tok-3");
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
