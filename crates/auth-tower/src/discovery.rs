@@ -268,3 +268,83 @@ fn status_error(path: &str, status: &Status) -> AuthError {
             .with_retryable(false),
     }
 }
+
+/// Tries several ways to discover a Flyte deployment's client configuration, in order, and
+/// remembers the first that answers: for example gRPC Flyte 1, gRPC Flyte 2, Connect, then the
+/// HTTP gateway ([`auth_oauth2::FlyteDiscovery`]). After a success every call goes to that one;
+/// if all fail, the error lists why each did.
+///
+/// ```no_run
+/// # async fn demo(channel: tonic::transport::Channel, http: auth_oauth2::HttpClient) -> Result<(), auth_core::AuthError> {
+/// use std::sync::Arc;
+/// use auth_core::ClientConfigStore;
+/// use auth_tower::{DiscoveryChain, DiscoveryProtocol, RpcDiscovery};
+///
+/// let chain = DiscoveryChain::new()
+///     .then("gRPC", Arc::new(RpcDiscovery::grpc(channel, DiscoveryProtocol::Grpc)))
+///     .then("Connect", Arc::new(RpcDiscovery::connect(http, "https://flyte.example.com")));
+/// let config = chain.client_config().await?;
+/// println!("discovered over {}", chain.chosen().unwrap_or("nothing"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct DiscoveryChain {
+    candidates: Vec<(&'static str, std::sync::Arc<dyn ClientConfigStore>)>,
+    chosen: std::sync::OnceLock<usize>,
+}
+
+impl DiscoveryChain {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a way to discover, tried after the ones added before.
+    pub fn then(
+        mut self,
+        name: &'static str,
+        store: std::sync::Arc<dyn ClientConfigStore>,
+    ) -> Self {
+        self.candidates.push((name, store));
+        self
+    }
+
+    /// The name of the way that answered, once one did.
+    pub fn chosen(&self) -> Option<&'static str> {
+        self.chosen
+            .get()
+            .and_then(|&i| self.candidates.get(i))
+            .map(|c| c.0)
+    }
+}
+
+#[async_trait]
+impl ClientConfigStore for DiscoveryChain {
+    async fn client_config(&self) -> Result<ClientConfig, AuthError> {
+        if let Some((_, store)) = self.chosen.get().and_then(|&i| self.candidates.get(i)) {
+            return store.client_config().await;
+        }
+        let mut failures = Vec::new();
+        for (i, (name, store)) in self.candidates.iter().enumerate() {
+            match store.client_config().await {
+                Ok(config) => {
+                    let _ = self.chosen.set(i);
+                    tracing::debug!(method = name, "discovery answered; remembering it");
+                    return Ok(config);
+                }
+                Err(e) => {
+                    tracing::debug!(method = name, error = %e, "discovery failed; trying the next");
+                    failures.push(format!("{name}: {e}"));
+                }
+            }
+        }
+        Err(AuthError::configuration(format!(
+            "no discovery method answered ({}); configure tokenUrl and clientId, or check the endpoint",
+            if failures.is_empty() {
+                "none configured".to_string()
+            } else {
+                failures.join("; ")
+            }
+        )))
+    }
+}

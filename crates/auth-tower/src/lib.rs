@@ -21,7 +21,7 @@ pub use classify::{
 };
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
-pub use discovery::{DEFAULT_RPC_TIMEOUT, DiscoveryProtocol, RpcDiscovery};
+pub use discovery::{DEFAULT_RPC_TIMEOUT, DiscoveryChain, DiscoveryProtocol, RpcDiscovery};
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use interceptor::{AuthInterceptor, retry_unauthenticated};

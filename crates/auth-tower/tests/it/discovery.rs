@@ -89,3 +89,38 @@ async fn a_server_without_the_service_says_what_to_do() {
     let e = connect.client_config().await.unwrap_err();
     assert!(e.message().contains("Connect"), "{e}");
 }
+
+#[tokio::test]
+async fn a_chain_remembers_the_first_method_that_answers() {
+    use std::sync::Arc;
+    let admin = Admin::start("http://idp.example").await;
+    let http = HttpClient::new(&TransportOptions::new()).unwrap();
+    // A Connect base that serves nothing, then Flyte 2 over gRPC.
+    let chain = auth_tower::DiscoveryChain::new()
+        .then(
+            "Connect",
+            Arc::new(RpcDiscovery::connect(
+                http,
+                &format!("{}/nothing-here", admin.url()),
+            )),
+        )
+        .then(
+            "gRPC flyteidl2",
+            Arc::new(RpcDiscovery::grpc(
+                plain_channel(&admin).await,
+                DiscoveryProtocol::Grpc2,
+            )),
+        );
+    assert_eq!(chain.chosen(), None);
+    let config = chain.client_config().await.unwrap();
+    assert_eq!(config.client_id, "flyte2-cli");
+    assert_eq!(chain.chosen(), Some("gRPC flyteidl2"));
+    let before = admin.state.requests.lock().unwrap().len();
+    chain.client_config().await.unwrap();
+    // Neither tried again: the chosen one answers from memory.
+    assert_eq!(admin.state.requests.lock().unwrap().len(), before);
+
+    let none = auth_tower::DiscoveryChain::new();
+    let e = none.client_config().await.unwrap_err();
+    assert!(e.message().contains("tokenUrl"), "{e}");
+}

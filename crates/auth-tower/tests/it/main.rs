@@ -25,7 +25,6 @@ use tower_layer::Layer;
 
 /// A token source whose tokens the admin server accepts (until a test rejects them): numbered
 /// local tokens, or client-credentials tokens from the real test identity provider.
-#[derive(Debug)]
 pub struct ServerTokens {
     state: Arc<State>,
     prefix: &'static str,
@@ -35,6 +34,13 @@ pub struct ServerTokens {
     /// Do not tell the server about new tokens (every token is rejected).
     unregistered: bool,
     idp: Option<(auth_oauth2::OAuth2Client, String)>,
+}
+
+impl std::fmt::Debug for ServerTokens {
+    // The test server's state holds raw tokens: keep them out of the logs test.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTokens").finish_non_exhaustive()
+    }
 }
 
 impl ServerTokens {
@@ -433,4 +439,28 @@ async fn the_interceptor_sets_one_header_without_blocking() {
     interceptor.refresh().await.unwrap();
     assert_eq!(get(&mut client, false).await.unwrap().token, "tok-2");
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_logs() {
+    let logs = auth_testkit::logs::LogCapture::default();
+    let _guard = logs.install_thread();
+    let admin = Admin::start("http://idp.invalid").await;
+    let source = Arc::new(ServerTokens {
+        prefix: "planted-secret",
+        ..ServerTokens::new(&admin.state)
+    });
+    let layer = AuthLayer::new(engine(source.clone()));
+    let mut client = new_client(&admin, layer.clone()).await;
+    get(&mut client, true).await.unwrap();
+    admin.state.reject("planted-secret-1");
+    get(&mut client, true).await.unwrap();
+    past_min_refresh_interval().await;
+    admin.state.reject("planted-secret-2");
+    watch(&mut client).await.unwrap_err();
+    let interceptor = auth_tower::AuthInterceptor::new(engine(source))
+        .await
+        .unwrap();
+    tracing::info!(?layer, ?interceptor, ?client, "done");
+    logs.assert_none_of(&["planted-secret-"]);
 }
