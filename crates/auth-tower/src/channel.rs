@@ -62,6 +62,16 @@ impl ChannelOptions {
         self
     }
 
+    /// The endpoint as a URL (`https://host:port`, or `http://` when insecure), for HTTP
+    /// transports to the same server (Connect).
+    pub fn base_url(&self) -> Result<String, AuthError> {
+        let (authority, tls) = self.target()?;
+        Ok(format!(
+            "{}://{authority}",
+            if tls { "https" } else { "http" }
+        ))
+    }
+
     /// `(authority, tls)` of the endpoint.
     fn target(&self) -> Result<(String, bool), AuthError> {
         let e = self
@@ -109,6 +119,16 @@ pub async fn connect(
     options: &ChannelOptions,
     auth: Arc<dyn Authenticator>,
 ) -> Result<AuthChannel, AuthError> {
+    let channel = plain_channel(options).await?;
+    let mut layer = AuthLayer::new(auth);
+    if let Some((_, proxy)) = options.transport.proxy_authorization() {
+        layer = layer.proxy_authorization(Arc::clone(proxy));
+    }
+    Ok(layer.layer(channel))
+}
+
+/// A channel to the endpoint of `options` without credentials (for discovery), connected now.
+pub(crate) async fn plain_channel(options: &ChannelOptions) -> Result<Channel, AuthError> {
     let (authority, tls) = options.target()?;
     let invalid = |e: tonic::transport::Error| {
         AuthError::configuration(format!(
@@ -154,17 +174,12 @@ pub async fn connect(
     } else {
         endpoint.connect_with_connector(http).await
     };
-    let channel = connected.map_err(|e| {
+    connected.map_err(|e| {
         AuthError::transport(format!(
             "could not connect to {authority}{}: {e}; check admin.endpoint and admin.insecure",
             if tls { " (TLS)" } else { "" }
         ))
-    })?;
-    let mut layer = AuthLayer::new(auth);
-    if let Some((_, proxy)) = options.transport.proxy_authorization() {
-        layer = layer.proxy_authorization(Arc::clone(proxy));
-    }
-    Ok(layer.layer(channel))
+    })
 }
 
 /// Gives the TLS connector an https URI for the http one tonic hands out.

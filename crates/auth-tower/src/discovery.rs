@@ -63,7 +63,12 @@ impl fmt::Display for DiscoveryProtocol {
 #[derive(Clone, Debug)]
 enum Transport {
     Grpc(Channel),
-    Connect { http: HttpClient, base: String },
+    /// A channel made when discovery first runs (no connection before it is needed).
+    Endpoint(Box<crate::ChannelOptions>),
+    Connect {
+        http: HttpClient,
+        base: String,
+    },
 }
 
 /// The client configuration of a Flyte deployment, from its `AuthMetadataService` RPCs over
@@ -104,6 +109,16 @@ impl RpcDiscovery {
             p => p,
         };
         Self::with(protocol, Transport::Grpc(channel))
+    }
+
+    /// Discovery over gRPC to the endpoint of `options`, connecting (without credentials)
+    /// only when discovery first runs.
+    pub fn grpc_endpoint(options: crate::ChannelOptions, protocol: DiscoveryProtocol) -> Self {
+        let protocol = match protocol {
+            DiscoveryProtocol::Connect => DiscoveryProtocol::Grpc2,
+            p => p,
+        };
+        Self::with(protocol, Transport::Endpoint(Box::new(options)))
     }
 
     /// Discovery over Connect (Flyte 2): `POST <base>/flyteidl2.auth.AuthMetadataService/...`
@@ -147,7 +162,18 @@ impl RpcDiscovery {
 
     async fn discover(&self) -> Result<ClientConfig, AuthError> {
         let (metadata_path, client_path) = self.protocol.paths();
-        let (metadata, public) = match &self.transport {
+        let connected;
+        let transport = match &self.transport {
+            Transport::Endpoint(options) => {
+                connected = Transport::Grpc(crate::channel::plain_channel(options).await?);
+                &connected
+            }
+            t => t,
+        };
+        let (metadata, public) = match transport {
+            Transport::Endpoint(_) => {
+                return Err(AuthError::configuration("no channel for gRPC discovery"));
+            }
             Transport::Grpc(channel) => match self.protocol {
                 DiscoveryProtocol::Grpc => {
                     let (m, p) = tokio::try_join!(
@@ -324,7 +350,8 @@ impl ClientConfigStore for DiscoveryChain {
         if let Some((_, store)) = self.chosen.get().and_then(|&i| self.candidates.get(i)) {
             return store.client_config().await;
         }
-        let mut failures = Vec::new();
+        let mut first: Option<(&str, AuthError)> = None;
+        let mut others = Vec::new();
         for (i, (name, store)) in self.candidates.iter().enumerate() {
             match store.client_config().await {
                 Ok(config) => {
@@ -334,17 +361,25 @@ impl ClientConfigStore for DiscoveryChain {
                 }
                 Err(e) => {
                     tracing::debug!(method = name, error = %e, "discovery failed; trying the next");
-                    failures.push(format!("{name}: {e}"));
+                    if first.is_none() {
+                        first = Some((name, e));
+                    } else {
+                        others.push(format!("{name}: {e}"));
+                    }
                 }
             }
         }
-        Err(AuthError::configuration(format!(
-            "no discovery method answered ({}); configure tokenUrl and clientId, or check the endpoint",
-            if failures.is_empty() {
-                "none configured".to_string()
-            } else {
-                failures.join("; ")
-            }
-        )))
+        // The first method's error, with its kind (network, configuration...), leads: it is
+        // what a build without the other methods would have said.
+        match first {
+            Some((name, e)) if others.is_empty() => Err(e.context(name)),
+            Some((name, e)) => Err(e.context(format!(
+                "discovery failed over every method (also tried {}); {name}",
+                others.join("; ")
+            ))),
+            None => Err(AuthError::configuration(
+                "no discovery method is configured: configure tokenUrl and clientId",
+            )),
+        }
     }
 }

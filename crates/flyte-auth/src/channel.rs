@@ -38,6 +38,46 @@ pub async fn connect(
     Ok((configured, channel))
 }
 
+/// `http_discovery` (the gateway's GET paths), then the `AuthMetadataService` over gRPC
+/// (Flyte 1, then Flyte 2) and over Connect (Flyte 2), the first that answers remembered.
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+pub(crate) fn with_rpc_discovery(
+    settings: &Settings,
+    endpoint: &str,
+    http: &auth_oauth2::HttpClient,
+    http_discovery: std::sync::Arc<dyn auth_core::ClientConfigStore>,
+) -> Result<std::sync::Arc<dyn auth_core::ClientConfigStore>, AuthError> {
+    use std::sync::Arc;
+
+    use auth_oauth2::FlyteOverrides;
+    use auth_tower::{DiscoveryChain, DiscoveryProtocol, RpcDiscovery};
+
+    let overrides = FlyteOverrides::new()
+        .with_client_id(settings.client_id.clone())
+        .with_scopes(settings.scopes.clone())
+        .with_audience(settings.audience.clone())
+        .with_header_key(settings.authorization_header.clone());
+    let channel =
+        ChannelOptions::new(endpoint, settings.insecure).with_transport(http.options().clone());
+    let grpc = |protocol| {
+        Arc::new(
+            RpcDiscovery::grpc_endpoint(channel.clone(), protocol)
+                .with_overrides(overrides.clone()),
+        )
+    };
+    let base = channel.base_url()?;
+    Ok(Arc::new(
+        DiscoveryChain::new()
+            .then("HTTP", http_discovery)
+            .then("gRPC flyteidl.service", grpc(DiscoveryProtocol::Grpc))
+            .then("gRPC flyteidl2.auth", grpc(DiscoveryProtocol::Grpc2))
+            .then(
+                "Connect flyteidl2.auth",
+                Arc::new(RpcDiscovery::connect(http.clone(), &base).with_overrides(overrides)),
+            ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,13 +301,18 @@ mod http {
                  (or admin.tokenUrl for static endpoints)",
             )
         })?;
-        Ok(Arc::new(
+        let discovery: Arc<dyn ClientConfigStore> = Arc::new(
             FlyteDiscovery::new(http.clone(), &endpoint, settings.insecure)
                 .with_client_id(settings.client_id.clone())
                 .with_scopes(settings.scopes.clone())
                 .with_audience(settings.audience.clone())
                 .with_header_key(settings.authorization_header.clone()),
-        ))
+        );
+        // With `tower`: the gateway's GET paths, else the AuthMetadataService over gRPC or
+        // Connect (Flyte 2 serves no GET paths), the first that answers remembered.
+        #[cfg(feature = "tower")]
+        let discovery = crate::channel::with_rpc_discovery(settings, &endpoint, http, discovery)?;
+        Ok(discovery)
     }
 }
 

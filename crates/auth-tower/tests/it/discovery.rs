@@ -124,3 +124,59 @@ async fn a_chain_remembers_the_first_method_that_answers() {
     let e = none.client_config().await.unwrap_err();
     assert!(e.message().contains("tokenUrl"), "{e}");
 }
+
+/// What `from_config` builds with the `tower` feature: the gateway's GET paths first, which a
+/// gRPC-only admin (Flyte 2) does not serve, then gRPC to the endpoint, connected on demand.
+#[tokio::test]
+async fn a_grpc_only_admin_is_discovered_after_the_http_gateway_fails() {
+    use std::sync::Arc;
+    let admin = Admin::start("http://idp.example").await;
+    let http = HttpClient::new(&TransportOptions::new()).unwrap();
+    let endpoint = admin.addr.to_string();
+    let gateway = auth_oauth2::FlyteDiscovery::new(http, &endpoint, true);
+    let options = auth_tower::ChannelOptions::new(&endpoint, true);
+    assert_eq!(options.base_url().unwrap(), admin.url());
+    let chain = auth_tower::DiscoveryChain::new()
+        .then("HTTP", Arc::new(gateway))
+        .then(
+            "gRPC",
+            Arc::new(RpcDiscovery::grpc_endpoint(
+                options,
+                DiscoveryProtocol::Grpc,
+            )),
+        );
+    let config = chain.client_config().await.unwrap();
+    assert_eq!(chain.chosen(), Some("gRPC"));
+    assert_eq!(config.client_id, "flytectl");
+    assert_eq!(config.header_key, HEADER_KEY);
+    assert!(admin.state.calls("/.well-known/oauth-authorization-server") >= 1);
+}
+
+#[tokio::test]
+async fn a_chain_that_fails_keeps_the_first_error_kind_and_names_every_method() {
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let http = HttpClient::new(&TransportOptions::new().with_retry(auth_core::RetryPolicy::none()))
+        .unwrap();
+    let chain = auth_tower::DiscoveryChain::new()
+        .then(
+            "HTTP",
+            Arc::new(auth_oauth2::FlyteDiscovery::new(http, &addr, true)),
+        )
+        .then(
+            "gRPC",
+            Arc::new(RpcDiscovery::grpc_endpoint(
+                auth_tower::ChannelOptions::new(&addr, true),
+                DiscoveryProtocol::Grpc,
+            )),
+        );
+    let e = chain.client_config().await.unwrap_err();
+    assert_eq!(e.kind(), auth_core::ErrorKind::Transport, "{e}");
+    assert!(
+        e.message().contains("HTTP") && e.message().contains("gRPC"),
+        "{e}"
+    );
+    assert_eq!(chain.chosen(), None);
+}
