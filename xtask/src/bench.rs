@@ -23,6 +23,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
         "keyring",
         "crates/auth-keyring/benches/keyring.rs",
     ),
+    ("auth-tower", "layer", "crates/auth-tower/benches/layer.rs"),
     (
         "auth-cli",
         "token_command",

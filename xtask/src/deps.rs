@@ -24,6 +24,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("auth-keyring", &["auth-core", "security-model"]),
     ("auth-config", &["auth-core", "security-model"]),
     (
+        "auth-tower",
+        &["auth-core", "auth-oauth2", "security-model"],
+    ),
+    (
         "flyte-auth",
         &[
             "security-model",
@@ -35,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth-command",
             "auth-keyring",
             "auth-config",
+            "auth-tower",
         ],
     ),
     ("auth-cli", &["flyte-auth"]),

@@ -105,6 +105,8 @@ fn features() -> Result {
         "keyring",
         "config",
         "qr",
+        "tower",
+        "config,tower",
         "full",
     ];
     for set in SETS {

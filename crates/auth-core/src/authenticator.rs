@@ -64,9 +64,10 @@ pub trait Authenticator: Send + Sync + Debug {
         DEFAULT_HEADER_KEY.to_string()
     }
 
-    /// The header value for `credentials`: `Bearer <access token>`.
+    /// The header value for `credentials`: `Bearer <access token>`, built once per
+    /// credentials ([`Credentials::bearer_header_value`]) and shared.
     fn header_value(&self, credentials: &Credentials) -> HeaderValue {
-        HeaderValue::new(format!("Bearer {}", credentials.access_token().secret()))
+        credentials.bearer_header_value().clone()
     }
 
     /// Credentials valid now, as a header key and value. Prefer this to

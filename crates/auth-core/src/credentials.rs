@@ -1,11 +1,11 @@
 //! Credentials: an access token and what comes with it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::secret::{AccessToken, HeaderValue, IdToken, RefreshToken};
 
 /// Tokens obtained from an identity provider or a command, with an absolute expiry.
 ///
@@ -26,6 +26,25 @@ struct Inner {
     issued_at: Option<SystemTime>,
     scopes: Arc<[String]>,
     endpoint: Option<Arc<str>>,
+    /// `Bearer <access token>`, built on first use and shared by every clone.
+    bearer: BearerCache,
+}
+
+/// The lazily built header value. It is derived from the access token, so it takes no part
+/// in equality, and an edit of the credentials starts a new, empty cache.
+#[derive(Clone, Default)]
+struct BearerCache(OnceLock<HeaderValue>);
+
+impl PartialEq for BearerCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for BearerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerCache")
+    }
 }
 
 /// The usual token type, shared: no allocation per token.
@@ -65,13 +84,31 @@ impl Credentials {
                 issued_at: None,
                 scopes: Arc::from(Vec::new()),
                 endpoint: None,
+                bearer: BearerCache::default(),
             }),
         }
     }
 
     fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Self {
-        f(Arc::make_mut(&mut self.inner));
+        let inner = Arc::make_mut(&mut self.inner);
+        f(inner);
+        inner.bearer = BearerCache::default();
         self
+    }
+
+    /// The header value `Bearer <access token>`, built once per credentials and shared by
+    /// every clone, so that a caller per request pays a reference count, not a `format!`.
+    pub fn bearer_header_value(&self) -> &HeaderValue {
+        self.inner.bearer.0.get_or_init(|| {
+            HeaderValue::new(format!("Bearer {}", self.inner.access_token.secret()))
+        })
+    }
+
+    /// Whether `self` and `other` are clones of one acquisition (the same shared value), as
+    /// opposed to merely equal. Cheap: one pointer comparison. Callers that derive something
+    /// from credentials (a header) use it to know when to derive again.
+    pub fn same_as(&self, other: &Credentials) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Sets the refresh token.
@@ -342,6 +379,28 @@ mod tests {
     fn token_type_is_case_insensitive() {
         let c = Credentials::new(AccessToken::new("a")).with_token_type("bearer");
         assert_eq!(c.token_type(), "Bearer");
+    }
+
+    #[test]
+    fn bearer_header_is_cached_and_reset_by_edits() {
+        let c = Credentials::new(AccessToken::new("a1"));
+        let v = c.bearer_header_value();
+        assert_eq!(v.secret(), "Bearer a1");
+        let clone = c.clone();
+        assert!(std::ptr::eq(
+            clone.bearer_header_value().secret(),
+            v.secret()
+        ));
+        assert!(clone.same_as(&c));
+        let other = Credentials::new(AccessToken::new("a1"));
+        assert_eq!(other, c);
+        assert!(!other.same_as(&c));
+        // An edit shares nothing with the original, the cached header included.
+        let edited = c.clone().with_scopes(["x"]);
+        assert!(!edited.same_as(&c));
+        assert_eq!(edited.bearer_header_value().secret(), "Bearer a1");
+        let merged = Credentials::new(AccessToken::new("a2")).merged_onto(&c);
+        assert_eq!(merged.bearer_header_value().secret(), "Bearer a2");
     }
 
     #[test]

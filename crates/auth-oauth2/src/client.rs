@@ -468,6 +468,7 @@ impl OAuth2Client {
             url,
             authorization,
             form: Some(body.into()),
+            json: None,
             resend,
             what,
         };

@@ -91,6 +91,100 @@ impl SharedFetch {
     }
 }
 
+/// What the user configured instead of the answers of a Flyte deployment's
+/// `AuthMetadataService`, and the mapping of those answers to a [`ClientConfig`]: the one
+/// mapping for every protocol discovery speaks (HTTP here; gRPC and Connect in auth-tower).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct FlyteOverrides {
+    /// The client id to use instead of the server's public client.
+    pub client_id: Option<String>,
+    /// The scopes to use instead of the server's (an empty list sends no `scope`).
+    pub scopes: Option<Vec<String>>,
+    /// The audience to use instead of the server's.
+    pub audience: Option<String>,
+    /// The header key to use instead of the server's `authorization_metadata_key`.
+    pub header_key: Option<String>,
+}
+
+impl FlyteOverrides {
+    /// No overrides: the server's answers as they are.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the client id override (empty means none).
+    pub fn with_client_id(mut self, client_id: Option<String>) -> Self {
+        self.client_id = client_id.and_then(non_empty);
+        self
+    }
+
+    /// Sets the scopes override.
+    pub fn with_scopes(mut self, scopes: Option<Vec<String>>) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// Sets the audience override (empty means none).
+    pub fn with_audience(mut self, audience: Option<String>) -> Self {
+        self.audience = audience.and_then(non_empty);
+        self
+    }
+
+    /// Sets the header key override (empty means none).
+    pub fn with_header_key(mut self, header_key: Option<String>) -> Self {
+        self.header_key = header_key.and_then(non_empty);
+        self
+    }
+
+    /// The client configuration from the answers of `GetOAuth2Metadata` (`metadata`, fetched
+    /// from `metadata_source`) and `GetPublicClientConfig` (`public`, from `client_source`),
+    /// these overrides applied. `iss_supported` is RFC 9207's
+    /// `authorization_response_iss_parameter_supported`, which Flyte's message lacks (false
+    /// unless a provider's own document said so). Empty strings mean absent.
+    pub fn client_config(
+        &self,
+        metadata: OAuth2MetadataResponse,
+        public: PublicClientAuthConfigResponse,
+        iss_supported: bool,
+        metadata_source: &str,
+        client_source: &str,
+    ) -> Result<ClientConfig, AuthError> {
+        let token_endpoint = non_empty(metadata.token_endpoint).ok_or_else(|| {
+            AuthError::configuration(format!(
+                "{metadata_source} names no token_endpoint: configure tokenUrl, or check that \
+                 authentication is enabled on the Flyte deployment"
+            ))
+        })?;
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| non_empty(public.client_id))
+            .ok_or_else(|| {
+                AuthError::configuration(format!(
+                    "{client_source} names no client_id and none is configured: configure clientId"
+                ))
+            })?;
+        let mut config = ClientConfig::new(token_endpoint, client_id)
+            .with_scopes(self.scopes.clone().unwrap_or(public.scopes))
+            .with_header_key(
+                self.header_key
+                    .clone()
+                    .unwrap_or(public.authorization_metadata_key),
+            )
+            .with_audience(self.audience.clone().unwrap_or(public.audience))
+            .with_authorization_endpoint(metadata.authorization_endpoint)
+            .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
+            .with_redirect_uri(public.redirect_uri)
+            .with_issuer(metadata.issuer)
+            .with_authorization_response_iss_parameter_supported(iss_supported);
+        config.token_endpoint_auth_methods_supported =
+            metadata.token_endpoint_auth_methods_supported;
+        config.scopes.retain(|s| !s.trim().is_empty());
+        Ok(config)
+    }
+}
+
 /// The client configuration of a Flyte deployment, discovered from its admin endpoint:
 /// `GET /.well-known/oauth-authorization-server` and `GET /config/v1/flyte_client`
 /// (https unless `insecure`).
@@ -117,10 +211,7 @@ impl SharedFetch {
 pub struct FlyteDiscovery {
     http: HttpClient,
     base: String,
-    client_id: Option<String>,
-    scopes: Option<Vec<String>>,
-    audience: Option<String>,
-    header_key: Option<String>,
+    overrides: FlyteOverrides,
     cache: SharedFetch,
 }
 
@@ -140,35 +231,32 @@ impl FlyteDiscovery {
         Self {
             http,
             base,
-            client_id: None,
-            scopes: None,
-            audience: None,
-            header_key: None,
+            overrides: FlyteOverrides::default(),
             cache: SharedFetch::default(),
         }
     }
 
     /// The client id to use instead of the server's public client.
     pub fn with_client_id(mut self, client_id: Option<String>) -> Self {
-        self.client_id = client_id.and_then(non_empty);
+        self.overrides = self.overrides.with_client_id(client_id);
         self
     }
 
     /// The scopes to use instead of the server's (an empty list sends no `scope`).
     pub fn with_scopes(mut self, scopes: Option<Vec<String>>) -> Self {
-        self.scopes = scopes;
+        self.overrides = self.overrides.with_scopes(scopes);
         self
     }
 
     /// The audience to use instead of the server's.
     pub fn with_audience(mut self, audience: Option<String>) -> Self {
-        self.audience = audience.and_then(non_empty);
+        self.overrides = self.overrides.with_audience(audience);
         self
     }
 
     /// The header key to use instead of the server's `authorization_metadata_key`.
     pub fn with_header_key(mut self, header_key: Option<String>) -> Self {
-        self.header_key = header_key.and_then(non_empty);
+        self.overrides = self.overrides.with_header_key(header_key);
         self
     }
 
@@ -186,40 +274,17 @@ impl FlyteDiscovery {
         let document = document.map_err(context)?;
         let public = public.map_err(context)?;
         let iss_supported = document.iss_parameter_supported();
-        let revocation_endpoint = document.revocation_endpoint.unwrap_or_default();
-        let metadata = document.metadata;
-        let token_endpoint = non_empty(metadata.token_endpoint).ok_or_else(|| {
-            AuthError::configuration(format!(
-                "{metadata_url} names no token_endpoint: configure tokenUrl, or check that \
-                 authentication is enabled on the Flyte deployment"
-            ))
-        })?;
-        let client_id = self
-            .client_id
-            .clone()
-            .or_else(|| non_empty(public.client_id))
-            .ok_or_else(|| {
-                AuthError::configuration(format!(
-                    "{client_url} names no client_id and none is configured: configure clientId"
-                ))
-            })?;
-        let mut config = ClientConfig::new(token_endpoint, client_id)
-            .with_scopes(self.scopes.clone().unwrap_or(public.scopes))
-            .with_header_key(
-                self.header_key
-                    .clone()
-                    .unwrap_or(public.authorization_metadata_key),
-            )
-            .with_audience(self.audience.clone().unwrap_or(public.audience))
-            .with_authorization_endpoint(metadata.authorization_endpoint)
-            .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
-            .with_redirect_uri(public.redirect_uri)
-            .with_issuer(metadata.issuer)
-            .with_authorization_response_iss_parameter_supported(iss_supported)
+        let revocation_endpoint = document.revocation_endpoint.clone().unwrap_or_default();
+        let config = self
+            .overrides
+            .client_config(
+                document.metadata,
+                public,
+                iss_supported,
+                &metadata_url,
+                &client_url,
+            )?
             .with_revocation_endpoint(revocation_endpoint);
-        config.token_endpoint_auth_methods_supported =
-            metadata.token_endpoint_auth_methods_supported;
-        config.scopes.retain(|s| !s.trim().is_empty());
         tracing::debug!(
             token_endpoint = %config.token_endpoint,
             header_key = %config.header_key,

@@ -13,6 +13,6 @@ pub use client::{
     ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME,
     MAX_POLL_INTERVAL, OAuth2Client, scope_param,
 };
-pub use discovery::{FlyteDiscovery, IssuerDiscovery};
+pub use discovery::{FlyteDiscovery, FlyteOverrides, IssuerDiscovery};
 pub use endpoint::check_endpoint;
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions, sanitize_for_terminal};

@@ -139,6 +139,26 @@ impl TransportOptions {
         self
     }
 
+    /// The TLS client configuration these options describe (platform roots plus the CA
+    /// bundles, or no verification when switched off, with its warning), for other
+    /// transports to the same deployment, such as a gRPC channel. ALPN offers `http/1.1`;
+    /// set `alpn_protocols` for HTTP/2.
+    pub fn tls_client_config(&self) -> Result<rustls::ClientConfig, AuthError> {
+        crate::tls::client_config(self)
+    }
+
+    /// The connect timeout (default 10 s).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The host and the authenticator of the `proxy-authorization` header, if configured.
+    pub fn proxy_authorization(&self) -> Option<(&str, &Arc<dyn Authenticator>)> {
+        self.proxy_authorization
+            .as_ref()
+            .map(|(host, auth)| (host.as_str(), auth))
+    }
+
     /// Adds a `proxy-authorization` header, with the value of `auth`'s
     /// [`header_value`](Authenticator::header_value), to requests for `host` and to no other
     /// host. `host` is the Flyte endpoint (`flyte.example.com`, `flyte.example.com:443`,
@@ -253,6 +273,8 @@ pub(crate) struct Request<'a> {
     pub(crate) authorization: Option<HeaderValue>,
     /// An `application/x-www-form-urlencoded` body (cloning it for a retry shares it).
     pub(crate) form: Option<bytes::Bytes>,
+    /// An `application/json` body (Connect unary calls).
+    pub(crate) json: Option<&'a str>,
     pub(crate) resend: Resend,
     /// Prepended to error messages: "token request to https://...".
     pub(crate) what: &'a str,
@@ -339,6 +361,7 @@ impl HttpClient {
                 url: &url,
                 authorization: None,
                 form: None,
+                json: None,
                 resend: Resend::Safe,
                 what: &what,
             };
@@ -365,6 +388,45 @@ impl HttpClient {
         Err(AuthError::configuration(format!(
             "request to {url}: more than {MAX_GET_REDIRECTS} redirects; configure the final URL"
         )))
+    }
+
+    /// `POST`s a JSON body and reads a JSON answer, as a Connect unary call does
+    /// (`Content-Type: application/json`). Only for calls without side effects (discovery):
+    /// transient failures are retried. Follows no redirect; caps the body at 1 MiB.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &str,
+    ) -> Result<T, AuthError> {
+        let url = parse_url(url, "URL")?;
+        let what = format!("request to {url}");
+        let request = Request {
+            method: Method::POST,
+            url: &url,
+            authorization: None,
+            form: None,
+            json: Some(body),
+            resend: Resend::Safe,
+            what: &what,
+        };
+        let response = self.execute(&request).await?;
+        if response.status.is_redirection() {
+            return Err(AuthError::configuration(format!(
+                "{what}: the server answered with a redirect ({}); configure the final URL",
+                response.status
+            ))
+            .with_status(response.status.as_u16()));
+        }
+        serde_json::from_slice(&response.body).map_err(|e| {
+            AuthError::invalid_response(format!(
+                "{what}: the answer is not the expected JSON document: {e}"
+            ))
+        })
+    }
+
+    /// The options the client was built from.
+    pub fn options(&self) -> &TransportOptions {
+        &self.inner.options
     }
 
     /// The configured total timeout of one request.
@@ -435,6 +497,11 @@ impl HttpClient {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(form.clone());
+        }
+        if let Some(json) = request.json {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(json.to_string());
         }
         let mut response = builder
             .send()

@@ -31,8 +31,10 @@
 //!   Compiles no HTTP stack.
 //! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
 //! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
+//! - `tower`: authenticated gRPC and HTTP channels: a tower layer, a tonic interceptor,
+//!   discovery over gRPC and Connect, and [`tower::connect`] ([`tower`]).
 //! - `qr`: a QR code of the device login URL in the terminal.
-//! - `full`: all of the above but `qr`.
+//! - `full`: all of the above but `qr` and `tower` (which compiles tonic and HTTP/2).
 //!
 //! ```toml
 //! [dependencies]
@@ -95,6 +97,11 @@ pub use auth_keyring as keyring;
 #[doc(inline)]
 pub use auth_config as config;
 
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[doc(inline)]
+pub use auth_tower as tower;
+
 pub mod blocking;
 
 #[cfg(feature = "config")]
@@ -102,3 +109,9 @@ mod select;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use select::{BrowserPrompt, Configured, FromConfigOptions, from_config};
+
+#[cfg(all(feature = "config", feature = "tower"))]
+mod channel;
+#[cfg(all(feature = "config", feature = "tower"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "config", feature = "tower"))))]
+pub use channel::connect;

@@ -238,14 +238,19 @@ fn external_command(
     Err(feature_off(AuthMode::ExternalCommand, "command"))
 }
 
-#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
-mod http {
+/// The transport settings every HTTP call and the gRPC channel share.
+#[cfg(any(
+    feature = "pkce",
+    feature = "device",
+    feature = "clientcreds",
+    feature = "tower"
+))]
+pub(crate) mod transport {
     use super::*;
-    use auth_core::{ClientConfig, StaticClientConfigStore};
-    use auth_oauth2::{FlyteDiscovery, HttpClient, IssuerDiscovery, TransportOptions};
+    use auth_oauth2::TransportOptions;
 
     /// TLS, proxy and proxy-authorization settings for every HTTP call.
-    fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
+    pub(crate) fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
         let mut t = TransportOptions::new()
             .with_insecure_skip_verify(settings.insecure_skip_verify)
             .with_proxy_url(settings.http_proxy_url.clone())
@@ -277,6 +282,14 @@ mod http {
             "admin.proxyCommand needs the `command` feature of flyte-auth, which this build does not have",
         ))
     }
+}
+
+#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+mod http {
+    use super::transport::transport;
+    use super::*;
+    use auth_core::{ClientConfig, StaticClientConfigStore};
+    use auth_oauth2::{FlyteDiscovery, HttpClient, IssuerDiscovery};
 
     /// One HTTP client with the configured transport, shared by discovery and the flow.
     pub(super) fn client_and_config(
@@ -328,13 +341,18 @@ mod http {
                  or admin.tokenUrl for static endpoints)",
             )
         })?;
-        Ok(Arc::new(
+        let discovery: Arc<dyn ClientConfigStore> = Arc::new(
             FlyteDiscovery::new(http.clone(), &endpoint, settings.insecure)
                 .with_client_id(settings.client_id.clone())
                 .with_scopes(settings.scopes.clone())
                 .with_audience(settings.audience.clone())
                 .with_header_key(settings.authorization_header.clone()),
-        ))
+        );
+        // With `tower`: the gateway's GET paths, else the AuthMetadataService over gRPC or
+        // Connect (Flyte 2 serves no GET paths), the first that answers remembered.
+        #[cfg(feature = "tower")]
+        let discovery = crate::channel::with_rpc_discovery(settings, &endpoint, http, discovery)?;
+        Ok(discovery)
     }
 
     /// Discovery from a plain OAuth 2.0 / OpenID Connect issuer (RFC 8414 with path

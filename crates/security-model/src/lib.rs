@@ -4,6 +4,7 @@
 mod json;
 mod security;
 mod service;
+mod service2;
 mod validate;
 
 pub use security::{
@@ -14,4 +15,11 @@ pub use service::{
     OAuth2MetadataRequest, OAuth2MetadataResponse, PublicClientAuthConfigRequest,
     PublicClientAuthConfigResponse,
 };
+/// Flyte 2's `flyteidl2.auth` messages (`AuthMetadataService`).
+pub mod flyteidl2_auth {
+    pub use crate::service2::{
+        GetOAuth2MetadataRequest, GetOAuth2MetadataResponse, GetPublicClientConfigRequest,
+        GetPublicClientConfigResponse,
+    };
+}
 pub use validate::{ValidationError, is_valid_env_var_name};
