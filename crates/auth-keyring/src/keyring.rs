@@ -1,6 +1,5 @@
 //! [`KeyringStore`]: a [`CredentialStore`] on an OS keyring through `keyring-core` stores.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -78,25 +77,27 @@ impl Backend {
     }
 
     /// Opens the store. Blocking: connects to D-Bus for the Secret Service.
-    fn open(&self) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    fn open(&self, timeout: Duration) -> Result<Opened, KeyringError> {
         match self.resolved() {
-            Backend::Custom(store) => Ok(store),
+            Backend::Custom(store) => Ok(Opened::Core(store)),
             #[cfg(all(
                 unix,
                 not(any(target_os = "macos", target_os = "ios", target_os = "android"))
             ))]
             Backend::SecretService => {
-                let store: Arc<keyring_core::CredentialStore> =
-                    dbus_secret_service_keyring_store::Store::new()?;
-                Ok(store)
+                // A prompt (a locked collection) is dismissed when the call's deadline is up.
+                let prompt_secs = timeout.as_secs().max(1);
+                Ok(Opened::SecretService(Arc::new(
+                    crate::secret_service::Connection::open(prompt_secs)?,
+                )))
             }
             #[cfg(target_os = "linux")]
             Backend::Keyutils => {
                 let store: Arc<keyring_core::CredentialStore> =
                     linux_keyutils_keyring_store::Store::new()?;
-                Ok(store)
+                Ok(Opened::Core(store))
             }
-            Backend::Platform => open_platform(),
+            Backend::Platform => open_platform().map(Opened::Core),
         }
     }
 
@@ -125,18 +126,6 @@ impl Backend {
                 ))
             }
             Backend::Custom(store) => Some(format!("custom\0{}\0{}", store.vendor(), store.id())),
-            _ => None,
-        }
-    }
-
-    /// A human-readable label for new entries, where the store shows one.
-    fn label(&self, service: &str, user: &str) -> Option<String> {
-        match self.resolved() {
-            #[cfg(all(
-                unix,
-                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-            ))]
-            Backend::SecretService => Some(format!("flyte-auth {user} for {service}")),
             _ => None,
         }
     }
@@ -256,7 +245,7 @@ pub struct KeyringStore {
     backend: Backend,
     max_value_len: Option<usize>,
     runner: Runner,
-    opened: Arc<Mutex<Option<Arc<keyring_core::CredentialStore>>>>,
+    opened: Arc<Mutex<Option<Opened>>>,
     session_cache: bool,
     session_cache_max_ttl: Duration,
     /// Runs the cache's own jobs (a lookup, a removal before a delete), apart from the
@@ -466,21 +455,31 @@ impl KeyringStore {
         let backend = self.backend.clone();
         let opened = self.opened.clone();
         let what_in_job = what.clone();
+        let timeout = self.runner.timeout;
         let result = self
             .runner
             .run(&what, on_timeout, move || {
-                let store = open(&backend, &opened).map_err(|e| {
+                let store = open(&backend, &opened, timeout).map_err(|e| {
                     AuthError::storage(format!(
                         "{what_in_job}: could not open the keyring: {e}; {}",
                         backend.advice(&e)
                     ))
                 })?;
-                let entries = StoreEntries {
-                    store: &store,
-                    service: &service,
-                    backend: &backend,
+                let result = match &store {
+                    Opened::Core(core) => job(&StoreEntries {
+                        store: core,
+                        service: &service,
+                    }),
+                    #[cfg(all(
+                        unix,
+                        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+                    ))]
+                    Opened::SecretService(connection) => job(&crate::secret_service::SsEntries {
+                        connection,
+                        service: &service,
+                    }),
                 };
-                job(&entries).map_err(|e| {
+                result.map_err(|e| {
                     if matches!(e.error, KeyringError::PlatformFailure(_)) {
                         // The connection or session may be dead (a restarted keyring daemon):
                         // open the store afresh next time.
@@ -504,26 +503,50 @@ impl KeyringStore {
     }
 }
 
+/// An opened store: a `keyring-core` store, or our own Secret Service connection.
+#[derive(Clone)]
+enum Opened {
+    Core(Arc<keyring_core::CredentialStore>),
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    SecretService(Arc<crate::secret_service::Connection>),
+}
+
+impl Opened {
+    fn same(&self, other: &Opened) -> bool {
+        match (self, other) {
+            (Opened::Core(a), Opened::Core(b)) => Arc::ptr_eq(a, b),
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
+            (Opened::SecretService(a), Opened::SecretService(b)) => Arc::ptr_eq(a, b),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
 /// Opens the backend once and keeps it; a failed open is tried again next time.
 fn open(
     backend: &Backend,
-    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
-) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    opened: &Mutex<Option<Opened>>,
+    timeout: Duration,
+) -> Result<Opened, KeyringError> {
     if let Some(store) = opened.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         return Ok(store.clone());
     }
-    let store = backend.open()?;
+    let store = backend.open(timeout)?;
     let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
     Ok(slot.get_or_insert(store).clone())
 }
 
 /// Drops the kept store if it is still `store`.
-fn forget(
-    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
-    store: &Arc<keyring_core::CredentialStore>,
-) {
+fn forget(opened: &Mutex<Option<Opened>>, store: &Opened) {
     let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, store)) {
+    if slot.as_ref().is_some_and(|s| s.same(store)) {
         *slot = None;
     }
 }
@@ -602,18 +625,11 @@ impl CredentialStore for KeyringStore {
 struct StoreEntries<'a> {
     store: &'a Arc<keyring_core::CredentialStore>,
     service: &'a str,
-    backend: &'a Backend,
 }
 
 impl StoreEntries<'_> {
     fn entry(&self, user: &str) -> Result<Entry, KeyringError> {
-        match self.backend.label(self.service, user) {
-            Some(label) => {
-                let modifiers = HashMap::from([("label", label.as_str())]);
-                self.store.build(self.service, user, Some(&modifiers))
-            }
-            None => self.store.build(self.service, user, None),
-        }
+        self.store.build(self.service, user, None)
     }
 }
 

@@ -7,6 +7,11 @@ mod file;
 mod keyring;
 mod layout;
 mod none;
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod secret_service;
 
 pub use cache::SESSION_CACHE_MAX_TTL;
 pub use deadline::DEFAULT_TIMEOUT;
