@@ -660,6 +660,11 @@ impl Inner {
             }
             previous = Some(stored);
         }
+        // Other processes: wait for theirs, and use what they saved meanwhile.
+        let _store_lock = match self.lock_store(reason, &mut previous).await {
+            lock::Locked::Use(credentials) => return Ok(credentials),
+            lock::Locked::Proceed(guard) => guard,
+        };
 
         if let Some(prev) = previous.as_ref()
             && let Some(refresh_token) = prev.refresh_token()
@@ -840,5 +845,6 @@ fn jitter_down(d: Duration, low_fraction: f64) -> Duration {
     d.mul_f64(low_fraction + (1.0 - low_fraction) * unit)
 }
 
+mod lock;
 #[cfg(test)]
 mod tests;
