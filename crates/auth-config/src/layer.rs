@@ -43,6 +43,7 @@ pub(crate) struct Layer {
     pub(crate) pkce_timeout: Option<Duration>,
     pub(crate) device_flow_timeout: Option<Duration>,
     pub(crate) device_flow_poll_interval: Option<Duration>,
+    pub(crate) disable_keyring: Option<bool>,
 }
 
 impl Layer {
@@ -76,6 +77,7 @@ impl Layer {
             device_flow_poll_interval: self
                 .device_flow_poll_interval
                 .or(lower.device_flow_poll_interval),
+            disable_keyring: self.disable_keyring.or(lower.disable_keyring),
         }
     }
 
@@ -113,6 +115,7 @@ impl Layer {
             pkce_timeout: nonzero(file.duration("pkceConfig.timeout")?),
             device_flow_timeout: nonzero(file.duration("deviceFlowConfig.timeout")?),
             device_flow_poll_interval: nonzero(file.duration("deviceFlowConfig.pollInterval")?),
+            disable_keyring: file.bool("disableKeyring")?,
         })
     }
 
@@ -164,6 +167,7 @@ impl Layer {
                 .text(vars::CREDENTIALS_PROXY_COMMAND)
                 .map(|s| split_list(&s))
                 .filter(|argv| !argv.is_empty()),
+            disable_keyring: env.bool(vars::ADMIN_DISABLE_KEYRING)?,
             ..Layer::default()
         })
     }

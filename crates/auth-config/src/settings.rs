@@ -89,6 +89,9 @@ pub struct Settings {
     pub device_flow_timeout: Option<Duration>,
     /// How often the device flow polls, when the server does not say.
     pub device_flow_poll_interval: Option<Duration>,
+    /// No keyring call at all (`admin.disableKeyring`, `FLYTE_ADMIN_DISABLEKEYRING`):
+    /// credentials of interactive flows are kept in memory unless another store is chosen.
+    pub disable_keyring: bool,
     /// The config file that was read, if any.
     pub source_file: Option<PathBuf>,
 }
@@ -162,6 +165,7 @@ impl Settings {
                 "deviceFlowConfig.pollInterval",
                 duration(self.device_flow_poll_interval),
             ),
+            ("disableKeyring", Some(self.disable_keyring.to_string())),
         ]
     }
 }
@@ -213,6 +217,7 @@ impl fmt::Debug for Settings {
             .field("pkce_timeout", &self.pkce_timeout)
             .field("device_flow_timeout", &self.device_flow_timeout)
             .field("device_flow_poll_interval", &self.device_flow_poll_interval)
+            .field("disable_keyring", &self.disable_keyring)
             .field("source_file", &self.source_file)
             .finish()
     }

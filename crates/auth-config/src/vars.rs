@@ -32,5 +32,7 @@ pub const CREDENTIALS_AUDIENCE: &str = "FLYTE_CREDENTIALS_AUDIENCE";
 pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
 /// The proxy-authorization command's argv, comma-separated (`admin.proxyCommand`).
 pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
+/// No keyring at all (`admin.disableKeyring`), as Flyte 2's SDK reads it.
+pub const ADMIN_DISABLE_KEYRING: &str = "FLYTE_ADMIN_DISABLEKEYRING";
 /// The config file to read instead of `~/.flyte/config.yaml`.
 pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::cache::{Fill, SESSION_CACHE_MAX_TTL, SessionCache};
 use crate::deadline::{DEFAULT_TIMEOUT, Runner};
 use crate::layout::{self, Entries, EntryError, MIN_VALUE_LEN};
+use crate::lock::KeyLock;
 
 /// The largest value, in UTF-8 bytes, that one Windows Credential Manager entry holds: its
 /// blob is at most 2560 bytes of UTF-16, so 1280 UTF-8 bytes always fit.
@@ -251,6 +252,8 @@ pub struct KeyringStore {
     /// Runs the cache's own jobs (a lookup, a removal before a delete), apart from the
     /// durable store's, so that a wedged Secret Service does not stop cache hits.
     cache_runner: Runner,
+    /// The cross-process lock of each key.
+    key_lock: KeyLock,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -281,6 +284,7 @@ impl KeyringStore {
             session_cache: false,
             session_cache_max_ttl: SESSION_CACHE_MAX_TTL,
             cache_runner: Runner::new(DEFAULT_TIMEOUT),
+            key_lock: KeyLock::new(),
         }
     }
 
@@ -288,15 +292,18 @@ impl KeyringStore {
     /// macOS, the Credential Manager on Windows. Elsewhere every operation fails (non-fatally)
     /// with a message that says to choose another store.
     ///
-    /// On Linux this is [`tiered`](Self::tiered): the Secret Service fronted by a cache in the
-    /// session keyring (turn it off with
-    /// [`with_session_cache(false)`](Self::with_session_cache)).
+    /// Every load reads the durable store, so a change another tool (pyflyte, flytectl,
+    /// Flyte 2's SDK) makes is seen at the next call. On Linux a stored token costs one D-Bus
+    /// connection with a plain session and four lookups; [`tiered`](Self::tiered) adds the
+    /// session-keyring cache, which is faster but serves another tool's logout or re-login
+    /// only once its entry times out.
     pub fn new() -> Self {
-        Self::from_backend(Backend::Platform).with_session_cache(cfg!(target_os = "linux"))
+        Self::from_backend(Backend::Platform)
     }
 
     /// The Secret Service as the durable store, fronted by a cache in the kernel's session
-    /// keyring: what [`new`](Self::new) is on Linux.
+    /// keyring (opt-in: [`new`](Self::new) has no cache, so that other tools' changes are
+    /// seen at once).
     ///
     /// - `load` asks the cache first and returns a hit at once, without connecting to D-Bus;
     ///   on a miss (or any cache failure) it reads the Secret Service and, if it found
@@ -350,6 +357,22 @@ impl KeyringStore {
         Self::from_backend(Backend::Custom(store))
     }
 
+    /// Sets the directory of the lock files that coordinate processes refreshing or logging
+    /// in for the same endpoint (default `$XDG_RUNTIME_DIR/flyte-auth/locks`, else
+    /// `~/.cache/flyte-auth/locks`); `None` takes no lock.
+    pub fn with_lock_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.key_lock = self.key_lock.with_dir(dir);
+        self
+    }
+
+    /// Sets how long a process waits for another one's refresh or login (default 5
+    /// minutes, [`DEFAULT_LOCK_TIMEOUT`](crate::DEFAULT_LOCK_TIMEOUT)); after that it goes
+    /// on without the lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.key_lock = self.key_lock.with_timeout(timeout);
+        self
+    }
+
     /// Sets the deadline of each load, save or delete (default 3 s). A call that misses it is
     /// abandoned: its thread may stay blocked in the keyring library until that gives up.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -359,7 +382,7 @@ impl KeyringStore {
     }
 
     /// Fronts the store with a cache in the kernel's session keyring (Linux), or turns that
-    /// cache off. On by default for [`new`](Self::new) and [`tiered`](Self::tiered) on Linux,
+    /// cache off. On for [`tiered`](Self::tiered) on Linux,
     /// off for every other constructor. Ignored off Linux and for
     /// [`keyutils`](Self::keyutils), which is the kernel keyring itself.
     ///
@@ -558,6 +581,10 @@ pub fn service_for(key: &str) -> &str {
 
 #[async_trait]
 impl CredentialStore for KeyringStore {
+    async fn lock(&self, key: &str) -> Result<Option<auth_core::StoreLock>, AuthError> {
+        self.key_lock.acquire(key).await
+    }
+
     async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
         let endpoint = service_for(key).to_string();
         let cache = self.cache();

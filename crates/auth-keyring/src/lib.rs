@@ -6,6 +6,7 @@ mod deadline;
 mod file;
 mod keyring;
 mod layout;
+mod lock;
 mod none;
 #[cfg(all(
     unix,
@@ -17,6 +18,7 @@ pub use cache::SESSION_CACHE_MAX_TTL;
 pub use deadline::DEFAULT_TIMEOUT;
 pub use file::FileStore;
 pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN, service_for};
+pub use lock::DEFAULT_LOCK_TIMEOUT;
 pub use none::NoStore;
 
 /// Names of the keyring entries, for tools that inspect or clean a keyring by hand.

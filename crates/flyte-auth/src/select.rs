@@ -148,14 +148,14 @@ fn feature_off(mode: AuthMode, feature: &str) -> AuthError {
 }
 
 /// The store of interactive flows: the given one, else the OS keyring (with the `keyring`
-/// feature), else memory.
+/// feature, unless `admin.disableKeyring`), else memory.
 #[allow(dead_code)]
-fn interactive_store(options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
+fn interactive_store(settings: &Settings, options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
     if let Some(s) = &options.store {
         return s.clone();
     }
     #[cfg(feature = "keyring")]
-    if options.use_keyring {
+    if options.use_keyring && !settings.disable_keyring {
         return Arc::new(auth_keyring::KeyringStore::new());
     }
     Arc::new(auth_core::MemoryStore::new())
@@ -373,7 +373,7 @@ fn pkce(
         .http_client(client)
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
-        .credential_store(interactive_store(options))
+        .credential_store(interactive_store(settings, options))
         .store_key(store_key.clone())
         .interactive(options.interactive)
         .no_browser(options.no_browser);
@@ -403,7 +403,7 @@ fn device_flow(
         .http_client(client)
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
-        .credential_store(interactive_store(options), store_key.clone())
+        .credential_store(interactive_store(settings, options), store_key.clone())
         .interactive(options.interactive);
     if let Some(p) = &options.device_presenter {
         b = b.presenter(p.clone());

@@ -2,6 +2,8 @@
 //! Secret Service. Needs `FLYTE_AUTH_TEST_ISSUER` (set by `cargo xtask test`); without it each
 //! test prints `skipped` and passes.
 
+mod many_processes;
+
 use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
 use tests::{User, keyring_available};
 
