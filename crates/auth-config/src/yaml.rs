@@ -66,6 +66,7 @@ const ADMIN_KEYS: &[(&str, Shape)] = &[
     ("authorizationHeader", Shape::Text),
     ("redirectUri", Shape::Text),
     ("tokenRefreshWindow", Shape::Text),
+    ("disableKeyring", Shape::Scalar),
     ("pkceConfig", Shape::Section(PKCE_KEYS)),
     ("deviceFlowConfig", Shape::Section(DEVICE_FLOW_KEYS)),
 ];
