@@ -94,6 +94,19 @@ impl User {
             .map(|(_, v)| PathBuf::from(v))
     }
 
+    /// `program args...` pointed at this user's home and private keyring (for the Python
+    /// side of the shared-keyring tests).
+    pub fn other_command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .stdin(Stdio::null())
+            .env("HOME", self.home.path());
+        if let Some(k) = &self.keyring {
+            k.apply_env(&mut c);
+        }
+        c
+    }
+
     /// Starts `flyte-auth args...` without waiting, stdout and stderr piped.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command(args)

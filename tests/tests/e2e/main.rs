@@ -3,6 +3,7 @@
 //! test prints `skipped` and passes.
 
 mod many_processes;
+mod pyflyte;
 
 use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
 use tests::{User, keyring_available};
