@@ -254,6 +254,7 @@ pub struct KeyringStore {
     cache_runner: Runner,
     /// The cross-process lock of each key.
     key_lock: KeyLock,
+    layout: layout::KeyringLayout,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -285,6 +286,7 @@ impl KeyringStore {
             session_cache_max_ttl: SESSION_CACHE_MAX_TTL,
             cache_runner: Runner::new(DEFAULT_TIMEOUT),
             key_lock: KeyLock::new(),
+            layout: layout::KeyringLayout::Auto,
         }
     }
 
@@ -370,6 +372,14 @@ impl KeyringStore {
     /// on without the lock.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.key_lock = self.key_lock.with_timeout(timeout);
+        self
+    }
+
+    /// Sets which keyring layouts saves write (default
+    /// [`Auto`](crate::KeyringLayout::Auto): flytekit's, plus Flyte 2's when it is there).
+    /// Loads read both.
+    pub fn with_layout(mut self, layout: crate::KeyringLayout) -> Self {
+        self.layout = layout;
         self
     }
 
@@ -500,6 +510,7 @@ impl KeyringStore {
                     Opened::SecretService(connection) => job(&crate::secret_service::SsEntries {
                         connection,
                         service: &service,
+                        prefetched: Default::default(),
                     }),
                 };
                 result.map_err(|e| {
@@ -609,6 +620,7 @@ impl CredentialStore for KeyringStore {
     async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
         let credentials = credentials.clone();
         let max = self.max_value_len;
+        let keyring_layout = self.layout;
         let cache = self.cache();
         let endpoint = service_for(key).to_string();
         self.run("saving credentials to", key, move |entries| {
@@ -617,7 +629,7 @@ impl CredentialStore for KeyringStore {
             if let Some(cache) = &cache {
                 cache.discard(&endpoint);
             }
-            layout::save(entries, &credentials, max)?;
+            layout::save(entries, &credentials, max, keyring_layout)?;
             if let Some(cache) = &cache {
                 cache.fill(&endpoint, &credentials, SystemTime::now(), Fill::Replace);
             }

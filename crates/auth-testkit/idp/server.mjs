@@ -166,7 +166,7 @@ const CLIENTS = [
   publicClient('flyte-cli-short'),
   publicClient('device-slow'),
   // Rotates every refresh token with reuse detection (OAuth 2.1): spending a rotated token
-  // again revokes the whole grant. Access tokens live 12 s.
+  // again revokes the whole grant. Access tokens live 20 s.
   publicClient('flyte-cli-rotating'),
   confidentialClient('cc-basic', 'cc-basic-secret', 'client_secret_basic'),
   confidentialClient('cc-post', 'cc-post-secret', 'client_secret_post'),
@@ -179,7 +179,7 @@ const SHORT_LIVED = new Set(['flyte-cli-short', 'cc-short']);
 const ROTATING = new Set(['flyte-cli-rotating']);
 const accessTokenTTL = (client) => {
   if (client && SHORT_LIVED.has(client.clientId)) return 2;
-  if (client && ROTATING.has(client.clientId)) return 12;
+  if (client && ROTATING.has(client.clientId)) return 20;
   return 3600;
 };
 const SLOW_DOWN_POLLS = 2;

@@ -380,6 +380,10 @@ fn pkce(
     if let Some(t) = settings.pkce_timeout {
         b = b.timeout(t);
     }
+    // A configured redirect URI beats the server's (discovered) one.
+    if let Some(u) = &settings.redirect_uri {
+        b = b.redirect_uri(u.clone());
+    }
     if let Some(prompt) = options.browser_prompt.clone() {
         b = b.prompt(move |url: &str| prompt(url));
     }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use auth_testkit::idp::{TestIdp, require_issuer, stats};
 use tests::{Run, User, keyring_available};
 
-/// Access tokens of `flyte-cli-rotating` live 12 s; with the engine's 10 s skew a stored one
-/// counts as expired 2 s after it was issued.
-const ROTATING_EXPIRED_AFTER: Duration = Duration::from_secs(3);
+/// Access tokens of `flyte-cli-rotating` live 20 s; with the engine's 10 s skew a stored one
+/// counts as expired 10 s after it was issued.
+const ROTATING_EXPIRED_AFTER: Duration = Duration::from_secs(11);
 
 fn token_requests(idp: &TestIdp, client: &str) -> u64 {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -66,7 +66,7 @@ fn sixteen_token_processes_after_expiry_make_one_refresh_request() {
     let u = User::with_keyring(idp.issuer());
     let cfg = u.config(
         "rotating",
-        "  authType: Pkce\n  clientId: flyte-cli-rotating\n",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli-rotating\n",
     );
     let cfg = cfg.to_str().unwrap();
     let r = u.run(&["--config", cfg, "login"]);
@@ -111,7 +111,10 @@ fn eight_processes_that_need_a_login_open_one_browser() {
     let u0 = User::with_keyring(idp.issuer());
     let log = u0.home.path().join("browser.log");
     let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
-    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
     let cfg = cfg.to_str().unwrap();
     let runs = run_many(&u, 8, &["--config", cfg, "token"]);
     for r in &runs {
@@ -135,7 +138,10 @@ fn a_process_killed_while_it_holds_the_lock_blocks_nobody() {
     let u0 = User::with_keyring(idp.issuer());
     let log = u0.home.path().join("browser.log");
     let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
-    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
     let cfg = cfg.to_str().unwrap();
 
     // A "browser" that never finishes the login: the process waits for its callback while it
@@ -204,9 +210,9 @@ fn disable_keyring_makes_no_keyring_call() {
         ("file", User::new(&issuer)),
     ] {
         let extra = if how == "file" {
-            "  authType: Pkce\n  clientId: flyte-cli\n  disableKeyring: true\n"
+            "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n  disableKeyring: true\n"
         } else {
-            "  authType: Pkce\n  clientId: flyte-cli\n"
+            "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n"
         };
         let cfg = u.config("pkce", extra);
         let r = u.run(&["--config", cfg.to_str().unwrap(), "-v", "login"]);

@@ -17,9 +17,9 @@ const CLIENT: &str = "flyte-cli-rotating";
 /// An audience (a resource, RFC 8707), so that the provider issues JWT access tokens whose
 /// expiry both sides can read: pyflyte stores no expiry of its own.
 const AUDIENCE: &str = "https://flyte.test/api";
-/// Access tokens of the rotating client live 12 s; stored ones count as expired (10 s skew)
-/// 2 s after they were issued.
-const EXPIRED_AFTER: Duration = Duration::from_secs(3);
+/// Access tokens of the rotating client live 20 s; stored ones count as expired (10 s skew)
+/// 10 s after they were issued.
+const EXPIRED_AFTER: Duration = Duration::from_secs(11);
 
 fn python(name: &str) -> Option<PathBuf> {
     match std::env::var_os("FLYTE_AUTH_TEST_PYTHON") {
@@ -166,7 +166,7 @@ fn pyflyte_and_flyte_auth_take_turns_on_one_keyring() {
     };
     let cfg = u.config(
         "rotating",
-        &format!("  authType: Pkce\n  clientId: {CLIENT}\n  audience: {AUDIENCE}\n"),
+        &format!("  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: {CLIENT}\n  audience: {AUDIENCE}\n"),
     );
     let cfg = cfg.to_str().unwrap();
     let token = |extra: &[&str]| {

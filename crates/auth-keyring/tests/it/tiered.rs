@@ -124,7 +124,7 @@ fn a_load_after_save_is_served_from_the_cache() {
             assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
             assert_eq!(rt.block_on(store.load(EP)).unwrap(), expected);
             // A new store (as in a new process) never connects to D-Bus for a hit.
-            let fresh = KeyringStore::new().with_timeout(Duration::from_millis(500));
+            let fresh = KeyringStore::tiered().with_timeout(Duration::from_millis(500));
             assert_eq!(
                 rt.block_on(fresh.load(&format!("dns:///{EP}"))).unwrap(),
                 expected
@@ -132,7 +132,7 @@ fn a_load_after_save_is_served_from_the_cache() {
             ss::resume_process(daemon_pid()).unwrap();
 
             // Without the cache, the same store reads the Secret Service.
-            let uncached = KeyringStore::new().with_session_cache(false);
+            let uncached = KeyringStore::tiered().with_session_cache(false);
             assert!(!uncached.has_session_cache());
             assert_eq!(uncached.session_cache_description(EP), None);
             assert_eq!(rt.block_on(uncached.load(EP)).unwrap(), expected);
