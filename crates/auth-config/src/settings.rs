@@ -92,6 +92,9 @@ pub struct Settings {
     /// No keyring call at all (`admin.disableKeyring`, `FLYTE_ADMIN_DISABLEKEYRING`):
     /// credentials of interactive flows are kept in memory unless another store is chosen.
     pub disable_keyring: bool,
+    /// Which keyring layouts saves write (`admin.keyringLayout`): `auto` (flytekit's, plus
+    /// Flyte 2's when it is there; the default), `flytekit`, `flyte2` or `both`, lower-cased.
+    pub keyring_layout: Option<String>,
     /// The config file that was read, if any.
     pub source_file: Option<PathBuf>,
 }
@@ -166,6 +169,7 @@ impl Settings {
                 duration(self.device_flow_poll_interval),
             ),
             ("disableKeyring", Some(self.disable_keyring.to_string())),
+            ("keyringLayout", self.keyring_layout.clone()),
         ]
     }
 }
@@ -218,6 +222,7 @@ impl fmt::Debug for Settings {
             .field("device_flow_timeout", &self.device_flow_timeout)
             .field("device_flow_poll_interval", &self.device_flow_poll_interval)
             .field("disable_keyring", &self.disable_keyring)
+            .field("keyring_layout", &self.keyring_layout)
             .field("source_file", &self.source_file)
             .finish()
     }

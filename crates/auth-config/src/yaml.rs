@@ -67,6 +67,7 @@ const ADMIN_KEYS: &[(&str, Shape)] = &[
     ("redirectUri", Shape::Text),
     ("tokenRefreshWindow", Shape::Text),
     ("disableKeyring", Shape::Scalar),
+    ("keyringLayout", Shape::Text),
     ("pkceConfig", Shape::Section(PKCE_KEYS)),
     ("deviceFlowConfig", Shape::Section(DEVICE_FLOW_KEYS)),
 ];

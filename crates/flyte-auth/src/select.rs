@@ -156,7 +156,12 @@ fn interactive_store(settings: &Settings, options: &FromConfigOptions) -> Arc<dy
     }
     #[cfg(feature = "keyring")]
     if options.use_keyring && !settings.disable_keyring {
-        return Arc::new(auth_keyring::KeyringStore::new());
+        let layout = settings
+            .keyring_layout
+            .as_deref()
+            .and_then(auth_keyring::KeyringLayout::parse)
+            .unwrap_or_default();
+        return Arc::new(auth_keyring::KeyringStore::new().with_layout(layout));
     }
     Arc::new(auth_core::MemoryStore::new())
 }
