@@ -167,8 +167,8 @@ fn prefetch(conn: &dbus::blocking::Connection, service: &str, users: &[&str]) ->
         }
     }
     // The session is only needed for GetSecrets.
-    if let Some(close) =
-        Message::new_method_call(SS_DEST, session, "org.freedesktop.Secret.Session", "Close").ok()
+    if let Ok(close) =
+        Message::new_method_call(SS_DEST, session, "org.freedesktop.Secret.Session", "Close")
     {
         let _ = channel.send(close);
         channel.flush();
