@@ -131,6 +131,24 @@ impl Backend {
         }
     }
 
+    /// What identifies the durable store's current state for the session cache:
+    /// `Ok(None)` when the cache needs no stamp (an application's own store), `Err` when the
+    /// state cannot be told cheaply, so the cache is not used.
+    ///
+    /// For the Secret Service: gnome-keyring rewrites a collection's file
+    /// (`$XDG_DATA_HOME/keyrings/<name>.keyring`) before it answers a change, so the name,
+    /// inode, size and modification time of those files change with every item written or
+    /// deleted, by any client. A Secret Service without such files (KeePassXC, KWallet) is
+    /// read every time.
+    fn cache_stamp(&self) -> Result<Option<String>, ()> {
+        match self.resolved() {
+            #[cfg(target_os = "linux")]
+            Backend::SecretService => keyring_files_stamp().map(Some).ok_or(()),
+            Backend::Custom(_) => Ok(None),
+            _ => Err(()),
+        }
+    }
+
     /// What to tell a user whose store failed with `error`.
     fn advice(&self, error: &KeyringError) -> &'static str {
         match error {
@@ -200,6 +218,38 @@ impl Backend {
             }
         }
     }
+}
+
+/// A hash of gnome-keyring's collection files (name, inode, size, modification time), or
+/// `None` when there are none.
+#[cfg(target_os = "linux")]
+fn keyring_files_stamp() -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share"))
+        })?
+        .join("keyrings");
+    let mut files: Vec<(String, u64, u64, i64, i64)> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".keyring") {
+                return None;
+            }
+            let m = e.metadata().ok()?;
+            Some((name, m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    files.sort();
+    let text = format!("{files:?}");
+    Some(format!("{:016x}", crate::layout::fnv1a64(text.as_bytes())))
 }
 
 const ALTERNATIVES: &str = "credentials are kept in memory; to avoid this, fix the keyring or choose \
@@ -300,7 +350,7 @@ impl KeyringStore {
     /// session-keyring cache, which is faster but serves another tool's logout or re-login
     /// only once its entry times out.
     pub fn new() -> Self {
-        Self::from_backend(Backend::Platform)
+        Self::from_backend(Backend::Platform).with_session_cache(cfg!(target_os = "linux"))
     }
 
     /// The Secret Service as the durable store, fronted by a cache in the kernel's session
@@ -432,7 +482,8 @@ impl KeyringStore {
             return None;
         }
         let identity = self.backend.cache_identity()?;
-        Some(SessionCache::new(&identity, self.session_cache_max_ttl))
+        let stamp = self.backend.cache_stamp().ok()?;
+        Some(SessionCache::new(&identity, self.session_cache_max_ttl).with_stamp(stamp))
     }
 
     /// Runs `job` on the cache's own runner; a failure of the runner itself (a thread that
@@ -606,10 +657,14 @@ impl CredentialStore for KeyringStore {
                 return Ok(Some(hit));
             }
         }
+        let backend = self.backend.clone();
         self.run("reading credentials from", key, move |entries| {
             let now = SystemTime::now();
             let loaded = layout::load(entries, &endpoint, now)?;
-            if let (Some(cache), Some(credentials)) = (&cache, &loaded) {
+            // Cached only if nothing changed the durable store while it was read.
+            if let (Some(cache), Some(credentials)) = (&cache, &loaded)
+                && backend.cache_stamp().ok().flatten().as_deref() == cache.stamp()
+            {
                 cache.fill(&endpoint, credentials, now, Fill::IfAbsent);
             }
             Ok(loaded)
@@ -623,6 +678,7 @@ impl CredentialStore for KeyringStore {
         let keyring_layout = self.layout;
         let cache = self.cache();
         let endpoint = service_for(key).to_string();
+        let backend = self.backend.clone();
         self.run("saving credentials to", key, move |entries| {
             // The old entry goes first: if the durable write fails half-way, or this process
             // dies before the new entry is written, the next load reads the durable store.
@@ -630,7 +686,11 @@ impl CredentialStore for KeyringStore {
                 cache.discard(&endpoint);
             }
             layout::save(entries, &credentials, max, keyring_layout)?;
-            if let Some(cache) = &cache {
+            // Stamped with the durable store's state after our write. (A write by another
+            // client in the moment between our last write and this stamp would go unseen
+            // until the next change or the entry's timeout.)
+            if let (Some(cache), Ok(stamp)) = (cache, backend.cache_stamp()) {
+                let cache = cache.with_stamp(stamp);
                 cache.fill(&endpoint, &credentials, SystemTime::now(), Fill::Replace);
             }
             Ok(())
