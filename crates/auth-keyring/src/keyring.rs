@@ -344,18 +344,16 @@ impl KeyringStore {
     /// macOS, the Credential Manager on Windows. Elsewhere every operation fails (non-fatally)
     /// with a message that says to choose another store.
     ///
-    /// Every load reads the durable store, so a change another tool (pyflyte, flytectl,
-    /// Flyte 2's SDK) makes is seen at the next call. On Linux a stored token costs one D-Bus
-    /// connection with a plain session and four lookups; [`tiered`](Self::tiered) adds the
-    /// session-keyring cache, which is faster but serves another tool's logout or re-login
-    /// only once its entry times out.
+    /// On Linux this is [`tiered`](Self::tiered): the Secret Service fronted by a cache in the
+    /// session keyring whose entries count only while gnome-keyring's collection files are
+    /// unchanged, so another tool's login, refresh or logout is seen at the next call (turn
+    /// the cache off with [`with_session_cache(false)`](Self::with_session_cache)).
     pub fn new() -> Self {
         Self::from_backend(Backend::Platform).with_session_cache(cfg!(target_os = "linux"))
     }
 
     /// The Secret Service as the durable store, fronted by a cache in the kernel's session
-    /// keyring (opt-in: [`new`](Self::new) has no cache, so that other tools' changes are
-    /// seen at once).
+    /// keyring: what [`new`](Self::new) is on Linux.
     ///
     /// - `load` asks the cache first and returns a hit at once, without connecting to D-Bus;
     ///   on a miss (or any cache failure) it reads the Secret Service and, if it found
@@ -365,11 +363,14 @@ impl KeyringStore {
     ///   warnings or errors: the Secret Service path behaves exactly as with
     ///   [`secret_service`](Self::secret_service).
     ///
-    /// A cache entry lives at most 10 minutes (see
+    /// Every entry is stamped with gnome-keyring's collection files
+    /// (`$XDG_DATA_HOME/keyrings/*.keyring`: name, inode, size, modification time), which
+    /// gnome-keyring rewrites before it answers any change; a lookup answers only while the
+    /// stamp matches, so a change by any client (pyflyte, flytectl, Flyte 2's SDK) is a miss
+    /// at the next load. A Secret Service without such files (KeePassXC, KWallet) is read
+    /// every time. An entry also lives at most 10 minutes (see
     /// [`with_session_cache_max_ttl`](Self::with_session_cache_max_ttl)) and never beyond
-    /// 30 s before its access token expires. So a login made by another client (`pyflyte`)
-    /// that rewrites the Secret Service is seen after at most that long, and at once after a
-    /// `flyte-auth login` or `logout`, which rewrite the cache too.
+    /// 30 s before its access token expires.
     #[cfg(target_os = "linux")]
     #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
     pub fn tiered() -> Self {
