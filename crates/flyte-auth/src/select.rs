@@ -150,6 +150,7 @@ fn feature_off(mode: AuthMode, feature: &str) -> AuthError {
 /// The store of interactive flows: the given one, else the OS keyring (with the `keyring`
 /// feature, unless `admin.disableKeyring`), else memory.
 #[allow(dead_code)]
+#[cfg_attr(not(feature = "keyring"), allow(unused_variables))]
 fn interactive_store(settings: &Settings, options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
     if let Some(s) = &options.store {
         return s.clone();
