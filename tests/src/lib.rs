@@ -83,6 +83,49 @@ impl User {
         u
     }
 
+    /// The private keyring's `XDG_RUNTIME_DIR` (where the cross-process lock files live),
+    /// if this user has a keyring.
+    pub fn runtime_dir(&self) -> Option<PathBuf> {
+        let keyring = self.keyring.as_ref()?;
+        keyring
+            .envs()
+            .into_iter()
+            .find(|(k, _)| *k == "XDG_RUNTIME_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+    }
+
+    /// `program args...` pointed at this user's home and private keyring (for the Python
+    /// side of the shared-keyring tests).
+    pub fn other_command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .stdin(Stdio::null())
+            .env("HOME", self.home.path());
+        if let Some(k) = &self.keyring {
+            k.apply_env(&mut c);
+        }
+        c
+    }
+
+    /// Starts `flyte-auth args...` without waiting, stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn flyte-auth")
+    }
+
+    /// Waits for a child started with [`spawn`](Self::spawn) (at most 60 s).
+    pub fn wait(&self, child: std::process::Child) -> Run {
+        let out = wait_with_timeout(child, Duration::from_secs(60));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Adds an environment variable to every run.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.extra_env.push((key.to_string(), value.to_string()));

@@ -131,6 +131,55 @@ pub(crate) fn ensure_idp_dependencies() -> Result {
     Ok(())
 }
 
+/// flytekit, installed without its dependencies: the tests load only its keyring module.
+const FLYTEKIT: &str = "flytekit==1.16.31";
+
+/// A Python virtual environment with Python `keyring` and flytekit for the shared-keyring
+/// tests (`tests/python/`), made (or reused, when its pins are unchanged) under the target
+/// directory. Returns its `python`.
+pub(crate) fn ensure_python_venv() -> Result<PathBuf> {
+    let requirements = root().join("tests/python/requirements.txt");
+    let pins = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("could not read {}: {e}", requirements.display()))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let venv = target.join("pyflyte-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("flyte-auth-pins.txt");
+    let want = format!("{pins}\n{FLYTEKIT}\n");
+    if python.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        return Ok(python);
+    }
+    let started = Instant::now();
+    let python3 = if have("python3") { "python3" } else { "python" };
+    let venv_str = venv.to_string_lossy().into_owned();
+    step(
+        "python venv",
+        &[python3, "-m", "venv", "--clear", &venv_str],
+        &[],
+    )
+    .map_err(|e| format!("{e}: install Python 3 with venv (Debian: python3-venv)"))?;
+    let pip = venv.join("bin/pip").to_string_lossy().into_owned();
+    let req = requirements.to_string_lossy().into_owned();
+    let quiet = ["--disable-pip-version-check", "-q"];
+    let mut argv = vec![pip.as_str(), "install"];
+    argv.extend(quiet);
+    argv.extend(["-r", req.as_str()]);
+    step("pip install keyring", &argv, &[])?;
+    let mut argv = vec![pip.as_str(), "install"];
+    argv.extend(quiet);
+    argv.extend(["--no-deps", FLYTEKIT]);
+    step("pip install flytekit (no deps)", &argv, &[])?;
+    std::fs::write(&stamp, want)
+        .map_err(|e| format!("could not write {}: {e}", stamp.display()))?;
+    eprintln!(
+        "xtask: made the Python test environment in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(python)
+}
+
 /// A running test identity provider, stopped (by PID) when dropped.
 pub(crate) struct Idp {
     child: Child,

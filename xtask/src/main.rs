@@ -132,6 +132,8 @@ fn features() -> Result {
 fn test(extra: &[String]) -> Result {
     env::ensure_debian_packages()?;
     env::ensure_idp_dependencies()?;
+    let python = env::ensure_python_venv()?;
+    let python = python.to_string_lossy().into_owned();
     // The end-to-end tests run the built binaries (flyte-auth, auth-test-browser): build them
     // first, so a test never runs a stale one.
     env::step(
@@ -160,6 +162,7 @@ fn test(extra: &[String]) -> Result {
     let vars = [
         ("FLYTE_AUTH_TEST_ISSUER", idp.issuer.as_str()),
         ("FLYTE_AUTH_TEST_KEYRING", "1"),
+        ("FLYTE_AUTH_TEST_PYTHON", python.as_str()),
         ("RUST_BACKTRACE", "1"),
     ];
     // keyutils needs a session keyring of its own: run the tests inside a fresh one.

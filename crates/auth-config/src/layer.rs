@@ -45,6 +45,8 @@ pub(crate) struct Layer {
     pub(crate) pkce_timeout: Option<Duration>,
     pub(crate) device_flow_timeout: Option<Duration>,
     pub(crate) device_flow_poll_interval: Option<Duration>,
+    pub(crate) disable_keyring: Option<bool>,
+    pub(crate) keyring_layout: Option<String>,
 }
 
 impl Layer {
@@ -80,6 +82,8 @@ impl Layer {
             device_flow_poll_interval: self
                 .device_flow_poll_interval
                 .or(lower.device_flow_poll_interval),
+            disable_keyring: self.disable_keyring.or(lower.disable_keyring),
+            keyring_layout: self.keyring_layout.or(lower.keyring_layout),
         }
     }
 
@@ -122,6 +126,11 @@ impl Layer {
             pkce_timeout: nonzero(file.duration("pkceConfig.timeout")?),
             device_flow_timeout: nonzero(file.duration("deviceFlowConfig.timeout")?),
             device_flow_poll_interval: nonzero(file.duration("deviceFlowConfig.pollInterval")?),
+            disable_keyring: file.bool("disableKeyring")?,
+            keyring_layout: file
+                .text("keyringLayout")?
+                .map(|s| keyring_layout(&s, file.origin("keyringLayout")))
+                .transpose()?,
         })
     }
 
@@ -180,7 +189,28 @@ impl Layer {
                 .text(vars::CREDENTIALS_PROXY_COMMAND)
                 .map(|s| split_list(&s))
                 .filter(|argv| !argv.is_empty()),
+            disable_keyring: env.bool(vars::ADMIN_DISABLE_KEYRING)?,
+            keyring_layout: env
+                .text(vars::ADMIN_KEYRING_LAYOUT)
+                .map(|s| keyring_layout(&s, EnvReader::origin(vars::ADMIN_KEYRING_LAYOUT)))
+                .transpose()?,
             ..Layer::default()
+        })
+    }
+}
+
+/// The keyring layouts flyte-auth knows (auth-keyring's `KeyringLayout`), lower-cased.
+pub(crate) const KEYRING_LAYOUTS: &[&str] = &["auto", "flytekit", "flyte2", "both"];
+
+fn keyring_layout(s: &str, origin: Origin) -> Result<String, ConfigError> {
+    let lower = s.trim().to_ascii_lowercase();
+    if KEYRING_LAYOUTS.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(ConfigError::InvalidValue {
+            origin,
+            value: shorten(s),
+            expected: format!("one of {}", KEYRING_LAYOUTS.join(", ")),
         })
     }
 }

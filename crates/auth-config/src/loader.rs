@@ -365,6 +365,8 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
         pkce_timeout: layer.pkce_timeout,
         device_flow_timeout: layer.device_flow_timeout,
         device_flow_poll_interval: layer.device_flow_poll_interval,
+        disable_keyring: layer.disable_keyring.unwrap_or(false),
+        keyring_layout: layer.keyring_layout,
         source_file: None,
     })
 }

@@ -95,6 +95,12 @@ pub struct Settings {
     pub device_flow_timeout: Option<Duration>,
     /// How often the device flow polls, when the server does not say.
     pub device_flow_poll_interval: Option<Duration>,
+    /// No keyring call at all (`admin.disableKeyring`, `FLYTE_ADMIN_DISABLEKEYRING`):
+    /// credentials of interactive flows are kept in memory unless another store is chosen.
+    pub disable_keyring: bool,
+    /// Which keyring layouts saves write (`admin.keyringLayout`): `auto` (flytekit's, plus
+    /// Flyte 2's when it is there; the default), `flytekit`, `flyte2` or `both`, lower-cased.
+    pub keyring_layout: Option<String>,
     /// The config file that was read, if any.
     pub source_file: Option<PathBuf>,
 }
@@ -173,6 +179,8 @@ impl Settings {
                 "deviceFlowConfig.pollInterval",
                 duration(self.device_flow_poll_interval),
             ),
+            ("disableKeyring", Some(self.disable_keyring.to_string())),
+            ("keyringLayout", self.keyring_layout.clone()),
         ]
     }
 }
@@ -226,6 +234,8 @@ impl fmt::Debug for Settings {
             .field("pkce_timeout", &self.pkce_timeout)
             .field("device_flow_timeout", &self.device_flow_timeout)
             .field("device_flow_poll_interval", &self.device_flow_poll_interval)
+            .field("disable_keyring", &self.disable_keyring)
+            .field("keyring_layout", &self.keyring_layout)
             .field("source_file", &self.source_file)
             .finish()
     }

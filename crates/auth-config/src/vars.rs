@@ -38,5 +38,9 @@ pub const CREDENTIALS_ISSUER: &str = "FLYTE_CREDENTIALS_ISSUER";
 pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
 /// The proxy-authorization command's argv, comma-separated (`admin.proxyCommand`).
 pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
+/// No keyring at all (`admin.disableKeyring`), as Flyte 2's SDK reads it.
+pub const ADMIN_DISABLE_KEYRING: &str = "FLYTE_ADMIN_DISABLEKEYRING";
+/// Which keyring layouts to write (`admin.keyringLayout`): `auto`, `flytekit`, `flyte2`, `both`.
+pub const ADMIN_KEYRING_LAYOUT: &str = "FLYTE_ADMIN_KEYRINGLAYOUT";
 /// The config file to read instead of `~/.flyte/config.yaml`.
 pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";

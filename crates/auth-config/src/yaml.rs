@@ -68,6 +68,8 @@ const ADMIN_KEYS: &[(&str, Shape)] = &[
     ("authorizationHeader", Shape::Text),
     ("redirectUri", Shape::Text),
     ("tokenRefreshWindow", Shape::Text),
+    ("disableKeyring", Shape::Scalar),
+    ("keyringLayout", Shape::Text),
     ("pkceConfig", Shape::Section(PKCE_KEYS)),
     ("deviceFlowConfig", Shape::Section(DEVICE_FLOW_KEYS)),
 ];

@@ -719,7 +719,13 @@ impl Inner {
     /// One acquisition: store, refresh grant, full flow.
     async fn run(self: &Arc<Self>, reason: AcquireReason) -> Result<Credentials, AuthError> {
         if reason == AcquireReason::Login {
-            // What is cached or stored stays in place until the new login succeeded.
+            // What is cached or stored stays in place until the new login succeeded; logins
+            // in other processes go one at a time, and one they finish meanwhile is used.
+            let started = self.options.clock.now();
+            let _store_lock = match self.lock_for_login(started).await {
+                lock::Locked::Use(credentials) => return Ok(credentials),
+                lock::Locked::Proceed(guard) => guard,
+            };
             return self.full_flow(reason, None, None).await;
         }
         let mut previous = {
@@ -743,6 +749,11 @@ impl Inner {
             }
             previous = Some(stored);
         }
+        // Other processes: wait for theirs, and use what they saved meanwhile.
+        let _store_lock = match self.lock_store(reason, &mut previous).await {
+            lock::Locked::Use(credentials) => return Ok(credentials),
+            lock::Locked::Proceed(guard) => guard,
+        };
 
         let mut refresh_rejected = None;
         if let Some(prev) = previous.as_ref()
@@ -949,5 +960,6 @@ fn jitter_down(d: Duration, low_fraction: f64) -> Duration {
     d.mul_f64(low_fraction + (1.0 - low_fraction) * unit)
 }
 
+mod lock;
 #[cfg(test)]
 mod tests;

@@ -72,4 +72,4 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DeviceCode, HeaderValue, IdToken,
     PkceCodeVerifier, RefreshToken, constant_time_eq,
 };
-pub use store::{CredentialStore, MemoryStore};
+pub use store::{CredentialStore, MemoryStore, StoreLock};

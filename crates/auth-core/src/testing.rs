@@ -36,6 +36,7 @@ pub struct ScriptedSource {
     gate: Option<Semaphore>,
     interactive: bool,
     clock: Option<Arc<dyn crate::Clock>>,
+    last_refresh_token: Mutex<Option<RefreshToken>>,
 }
 
 impl ScriptedSource {
@@ -91,6 +92,11 @@ impl ScriptedSource {
         self.refreshes.load(Ordering::SeqCst)
     }
 
+    /// The refresh token the last `refresh` call was given.
+    pub fn last_refresh_token(&self) -> Option<RefreshToken> {
+        lock(&self.last_refresh_token).clone()
+    }
+
     async fn wait_gate(&self) {
         if let Some(g) = &self.gate
             && let Ok(p) = g.acquire().await
@@ -133,9 +139,10 @@ impl TokenSource for ScriptedSource {
 
     async fn refresh(
         &self,
-        _refresh_token: &RefreshToken,
+        refresh_token: &RefreshToken,
         _previous: &Credentials,
     ) -> Result<Option<Credentials>, AuthError> {
+        *lock(&self.last_refresh_token) = Some(refresh_token.clone());
         let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
         self.wait_gate().await;
         let step = lock(&self.refresh_script).pop_front();

@@ -88,7 +88,13 @@ pub(crate) struct SessionCache {
     scope: String,
     /// The longest an entry lives.
     max_ttl: Duration,
+    /// The durable store's state when this cache value was made (see
+    /// [`with_stamp`](Self::with_stamp)).
+    stamp: Option<String>,
 }
+
+/// A stamped payload starts with this, the stamp and a newline.
+const STAMP_PREFIX: &[u8] = b"flyte-auth-stamp:";
 
 impl SessionCache {
     /// A cache for the durable store named by `identity` (hashed into the descriptions).
@@ -96,7 +102,21 @@ impl SessionCache {
         Self {
             scope: format!("{:016x}", fnv1a64(identity.as_bytes())),
             max_ttl,
+            stamp: None,
         }
+    }
+
+    /// Entries are written with `stamp` (what identifies the durable store's state, such as
+    /// its files' modification times), and a lookup answers only from an entry with the same
+    /// stamp: a change another client makes to the durable store is a miss at once.
+    pub(crate) fn with_stamp(mut self, stamp: Option<String>) -> Self {
+        self.stamp = stamp;
+        self
+    }
+
+    /// The stamp entries are written and looked up with.
+    pub(crate) fn stamp(&self) -> Option<&str> {
+        self.stamp.as_deref()
     }
 
     /// The keyutils description of the entry for `service`.
@@ -173,8 +193,21 @@ impl SessionCache {
             self.remove(service)?;
             return Ok("not cached: the access token expires too soon");
         };
-        let payload = encode_credentials(credentials, service)
+        let json = encode_credentials(credentials, service)
             .map_err(|e| CacheError(format!("could not encode the credentials: {e}")))?;
+        let payload = match &self.stamp {
+            Some(stamp) => {
+                let mut p = zeroize::Zeroizing::new(Vec::with_capacity(
+                    STAMP_PREFIX.len() + stamp.len() + 1 + json.len(),
+                ));
+                p.extend_from_slice(STAMP_PREFIX);
+                p.extend_from_slice(stamp.as_bytes());
+                p.push(b'\n');
+                p.extend_from_slice(&json);
+                p
+            }
+            None => json,
+        };
         if payload.len() > MAX_PAYLOAD {
             self.remove(service)?;
             return Ok("not cached: the credentials exceed one kernel key (32767 bytes)");
@@ -191,7 +224,26 @@ impl SessionCache {
         let Some(payload) = sys::get(&self.description(service))? else {
             return Ok(None);
         };
-        match decode_credentials(&payload, service) {
+        let json = match &self.stamp {
+            None => &payload[..],
+            Some(stamp) => {
+                let mut want = STAMP_PREFIX.to_vec();
+                want.extend_from_slice(stamp.as_bytes());
+                want.push(b'\n');
+                match payload.strip_prefix(want.as_slice()) {
+                    Some(rest) => rest,
+                    None => {
+                        tracing::debug!(
+                            endpoint = service,
+                            "session keyring cache entry is stale (the durable store changed since it was written)"
+                        );
+                        self.remove(service)?;
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        match decode_credentials(json, service) {
             Ok(c) => Ok(Some(c)),
             Err(why) => {
                 tracing::debug!(

@@ -32,6 +32,7 @@ const FILE_VERSION: u32 = 1;
 pub struct FileStore {
     dir: PathBuf,
     runner: Runner,
+    key_lock: crate::lock::KeyLock,
 }
 
 impl FileStore {
@@ -51,7 +52,22 @@ impl FileStore {
         Self {
             dir: dir.into(),
             runner: Runner::new(DEFAULT_TIMEOUT),
+            key_lock: crate::lock::KeyLock::new(),
         }
+    }
+
+    /// Sets the directory of the lock files that coordinate processes (see
+    /// [`KeyringStore::with_lock_dir`](crate::KeyringStore::with_lock_dir)); `None` takes no
+    /// lock.
+    pub fn with_lock_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.key_lock = self.key_lock.with_dir(dir);
+        self
+    }
+
+    /// Sets how long a process waits for another one's refresh or login (default 5 minutes).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.key_lock = self.key_lock.with_timeout(timeout);
+        self
     }
 
     /// Sets the deadline of each operation (default 3 s).
@@ -146,6 +162,7 @@ struct FileData {
 }
 
 fn read(path: &Path, endpoint: &str) -> Result<Option<Credentials>, AuthError> {
+    refuse_symlink(path)?;
     let bytes = match fs::read(path) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -279,11 +296,25 @@ fn write(path: &Path, credentials: &Credentials, endpoint: &str) -> Result<(), A
             dir.display()
         ))
     })?;
+    refuse_symlink(path)?;
     atomic_write(dir, path, &json).map_err(|e| {
         AuthError::storage(format!(
             "could not write it: {e}; check free space and permissions"
         ))
     })
+}
+
+/// A symbolic link where the credentials file belongs could send the tokens (or read them)
+/// wherever it points: refuse it.
+fn refuse_symlink(path: &Path) -> Result<(), AuthError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(AuthError::storage(format!(
+            "{} is a symbolic link; refusing to use it for credentials: remove it (flyte-auth \
+             writes a regular file there)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(unix)]
@@ -320,6 +351,19 @@ fn atomic_write(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
             options.mode(0o600);
         }
         let mut file = options.open(&tmp)?;
+        // The mode given to open() is narrowed by the umask only; set it again on the open
+        // file and check it, whatever created the directory or the umask.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+            let mode = file.metadata()?.permissions().mode() & 0o777;
+            if mode != 0o600 {
+                return Err(io::Error::other(format!(
+                    "the new file has mode {mode:o}, not 600"
+                )));
+            }
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -344,6 +388,10 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 
 #[async_trait]
 impl CredentialStore for FileStore {
+    async fn lock(&self, key: &str) -> Result<Option<auth_core::StoreLock>, AuthError> {
+        self.key_lock.acquire(key).await
+    }
+
     async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
         let endpoint = service_for(key).to_string();
         self.run("reading", key, move |path| read(&path, &endpoint))

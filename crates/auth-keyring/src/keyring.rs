@@ -1,6 +1,5 @@
 //! [`KeyringStore`]: a [`CredentialStore`] on an OS keyring through `keyring-core` stores.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -13,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::cache::{Fill, SESSION_CACHE_MAX_TTL, SessionCache};
 use crate::deadline::{DEFAULT_TIMEOUT, Runner};
 use crate::layout::{self, Entries, EntryError, MIN_VALUE_LEN};
+use crate::lock::KeyLock;
 
 /// The largest value, in UTF-8 bytes, that one Windows Credential Manager entry holds: its
 /// blob is at most 2560 bytes of UTF-16, so 1280 UTF-8 bytes always fit.
@@ -78,25 +78,27 @@ impl Backend {
     }
 
     /// Opens the store. Blocking: connects to D-Bus for the Secret Service.
-    fn open(&self) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    fn open(&self, timeout: Duration) -> Result<Opened, KeyringError> {
         match self.resolved() {
-            Backend::Custom(store) => Ok(store),
+            Backend::Custom(store) => Ok(Opened::Core(store)),
             #[cfg(all(
                 unix,
                 not(any(target_os = "macos", target_os = "ios", target_os = "android"))
             ))]
             Backend::SecretService => {
-                let store: Arc<keyring_core::CredentialStore> =
-                    dbus_secret_service_keyring_store::Store::new()?;
-                Ok(store)
+                // A prompt (a locked collection) is dismissed when the call's deadline is up.
+                let prompt_secs = timeout.as_secs().max(1);
+                Ok(Opened::SecretService(Arc::new(
+                    crate::secret_service::Connection::open(prompt_secs)?,
+                )))
             }
             #[cfg(target_os = "linux")]
             Backend::Keyutils => {
                 let store: Arc<keyring_core::CredentialStore> =
                     linux_keyutils_keyring_store::Store::new()?;
-                Ok(store)
+                Ok(Opened::Core(store))
             }
-            Backend::Platform => open_platform(),
+            Backend::Platform => open_platform().map(Opened::Core),
         }
     }
 
@@ -129,15 +131,21 @@ impl Backend {
         }
     }
 
-    /// A human-readable label for new entries, where the store shows one.
-    fn label(&self, service: &str, user: &str) -> Option<String> {
+    /// What identifies the durable store's current state for the session cache:
+    /// `Ok(None)` when the cache needs no stamp (an application's own store), `Err` when the
+    /// state cannot be told cheaply, so the cache is not used.
+    ///
+    /// For the Secret Service: gnome-keyring rewrites a collection's file
+    /// (`$XDG_DATA_HOME/keyrings/<name>.keyring`) before it answers a change, so the name,
+    /// inode, size and modification time of those files change with every item written or
+    /// deleted, by any client. A Secret Service without such files (KeePassXC, KWallet) is
+    /// read every time.
+    fn cache_stamp(&self) -> Result<Option<String>, ()> {
         match self.resolved() {
-            #[cfg(all(
-                unix,
-                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-            ))]
-            Backend::SecretService => Some(format!("flyte-auth {user} for {service}")),
-            _ => None,
+            #[cfg(target_os = "linux")]
+            Backend::SecretService => keyring_files_stamp().map(Some).ok_or(()),
+            Backend::Custom(_) => Ok(None),
+            _ => Err(()),
         }
     }
 
@@ -212,6 +220,38 @@ impl Backend {
     }
 }
 
+/// A hash of gnome-keyring's collection files (name, inode, size, modification time), or
+/// `None` when there are none.
+#[cfg(target_os = "linux")]
+fn keyring_files_stamp() -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share"))
+        })?
+        .join("keyrings");
+    let mut files: Vec<(String, u64, u64, i64, i64)> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".keyring") {
+                return None;
+            }
+            let m = e.metadata().ok()?;
+            Some((name, m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    files.sort();
+    let text = format!("{files:?}");
+    Some(format!("{:016x}", crate::layout::fnv1a64(text.as_bytes())))
+}
+
 const ALTERNATIVES: &str = "credentials are kept in memory; to avoid this, fix the keyring or choose \
      another credential store (`flyte-auth --store file` or `--store memory`)";
 
@@ -256,12 +296,15 @@ pub struct KeyringStore {
     backend: Backend,
     max_value_len: Option<usize>,
     runner: Runner,
-    opened: Arc<Mutex<Option<Arc<keyring_core::CredentialStore>>>>,
+    opened: Arc<Mutex<Option<Opened>>>,
     session_cache: bool,
     session_cache_max_ttl: Duration,
     /// Runs the cache's own jobs (a lookup, a removal before a delete), apart from the
     /// durable store's, so that a wedged Secret Service does not stop cache hits.
     cache_runner: Runner,
+    /// The cross-process lock of each key.
+    key_lock: KeyLock,
+    layout: layout::KeyringLayout,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -292,6 +335,8 @@ impl KeyringStore {
             session_cache: false,
             session_cache_max_ttl: SESSION_CACHE_MAX_TTL,
             cache_runner: Runner::new(DEFAULT_TIMEOUT),
+            key_lock: KeyLock::new(),
+            layout: layout::KeyringLayout::Auto,
         }
     }
 
@@ -300,8 +345,9 @@ impl KeyringStore {
     /// with a message that says to choose another store.
     ///
     /// On Linux this is [`tiered`](Self::tiered): the Secret Service fronted by a cache in the
-    /// session keyring (turn it off with
-    /// [`with_session_cache(false)`](Self::with_session_cache)).
+    /// session keyring whose entries count only while gnome-keyring's collection files are
+    /// unchanged, so another tool's login, refresh or logout is seen at the next call (turn
+    /// the cache off with [`with_session_cache(false)`](Self::with_session_cache)).
     pub fn new() -> Self {
         Self::from_backend(Backend::Platform).with_session_cache(cfg!(target_os = "linux"))
     }
@@ -317,11 +363,14 @@ impl KeyringStore {
     ///   warnings or errors: the Secret Service path behaves exactly as with
     ///   [`secret_service`](Self::secret_service).
     ///
-    /// A cache entry lives at most 10 minutes (see
+    /// Every entry is stamped with gnome-keyring's collection files
+    /// (`$XDG_DATA_HOME/keyrings/*.keyring`: name, inode, size, modification time), which
+    /// gnome-keyring rewrites before it answers any change; a lookup answers only while the
+    /// stamp matches, so a change by any client (pyflyte, flytectl, Flyte 2's SDK) is a miss
+    /// at the next load. A Secret Service without such files (KeePassXC, KWallet) is read
+    /// every time. An entry also lives at most 10 minutes (see
     /// [`with_session_cache_max_ttl`](Self::with_session_cache_max_ttl)) and never beyond
-    /// 30 s before its access token expires. So a login made by another client (`pyflyte`)
-    /// that rewrites the Secret Service is seen after at most that long, and at once after a
-    /// `flyte-auth login` or `logout`, which rewrite the cache too.
+    /// 30 s before its access token expires.
     #[cfg(target_os = "linux")]
     #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
     pub fn tiered() -> Self {
@@ -361,6 +410,30 @@ impl KeyringStore {
         Self::from_backend(Backend::Custom(store))
     }
 
+    /// Sets the directory of the lock files that coordinate processes refreshing or logging
+    /// in for the same endpoint (default `$XDG_RUNTIME_DIR/flyte-auth/locks`, else
+    /// `~/.cache/flyte-auth/locks`); `None` takes no lock.
+    pub fn with_lock_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.key_lock = self.key_lock.with_dir(dir);
+        self
+    }
+
+    /// Sets how long a process waits for another one's refresh or login (default 5
+    /// minutes, [`DEFAULT_LOCK_TIMEOUT`](crate::DEFAULT_LOCK_TIMEOUT)); after that it goes
+    /// on without the lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.key_lock = self.key_lock.with_timeout(timeout);
+        self
+    }
+
+    /// Sets which keyring layouts saves write (default
+    /// [`Auto`](crate::KeyringLayout::Auto): flytekit's, plus Flyte 2's when it is there).
+    /// Loads read both.
+    pub fn with_layout(mut self, layout: crate::KeyringLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
     /// Sets the deadline of each load, save or delete (default 3 s). A call that misses it is
     /// abandoned: its thread may stay blocked in the keyring library until that gives up.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -370,7 +443,7 @@ impl KeyringStore {
     }
 
     /// Fronts the store with a cache in the kernel's session keyring (Linux), or turns that
-    /// cache off. On by default for [`new`](Self::new) and [`tiered`](Self::tiered) on Linux,
+    /// cache off. On for [`tiered`](Self::tiered) on Linux,
     /// off for every other constructor. Ignored off Linux and for
     /// [`keyutils`](Self::keyutils), which is the kernel keyring itself.
     ///
@@ -410,7 +483,8 @@ impl KeyringStore {
             return None;
         }
         let identity = self.backend.cache_identity()?;
-        Some(SessionCache::new(&identity, self.session_cache_max_ttl))
+        let stamp = self.backend.cache_stamp().ok()?;
+        Some(SessionCache::new(&identity, self.session_cache_max_ttl).with_stamp(stamp))
     }
 
     /// Runs `job` on the cache's own runner; a failure of the runner itself (a thread that
@@ -466,21 +540,32 @@ impl KeyringStore {
         let backend = self.backend.clone();
         let opened = self.opened.clone();
         let what_in_job = what.clone();
+        let timeout = self.runner.timeout;
         let result = self
             .runner
             .run(&what, on_timeout, move || {
-                let store = open(&backend, &opened).map_err(|e| {
+                let store = open(&backend, &opened, timeout).map_err(|e| {
                     AuthError::storage(format!(
                         "{what_in_job}: could not open the keyring: {e}; {}",
                         backend.advice(&e)
                     ))
                 })?;
-                let entries = StoreEntries {
-                    store: &store,
-                    service: &service,
-                    backend: &backend,
+                let result = match &store {
+                    Opened::Core(core) => job(&StoreEntries {
+                        store: core,
+                        service: &service,
+                    }),
+                    #[cfg(all(
+                        unix,
+                        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+                    ))]
+                    Opened::SecretService(connection) => job(&crate::secret_service::SsEntries {
+                        connection,
+                        service: &service,
+                        prefetched: Default::default(),
+                    }),
                 };
-                job(&entries).map_err(|e| {
+                result.map_err(|e| {
                     if matches!(e.error, KeyringError::PlatformFailure(_)) {
                         // The connection or session may be dead (a restarted keyring daemon):
                         // open the store afresh next time.
@@ -504,26 +589,50 @@ impl KeyringStore {
     }
 }
 
+/// An opened store: a `keyring-core` store, or our own Secret Service connection.
+#[derive(Clone)]
+enum Opened {
+    Core(Arc<keyring_core::CredentialStore>),
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    SecretService(Arc<crate::secret_service::Connection>),
+}
+
+impl Opened {
+    fn same(&self, other: &Opened) -> bool {
+        match (self, other) {
+            (Opened::Core(a), Opened::Core(b)) => Arc::ptr_eq(a, b),
+            #[cfg(all(
+                unix,
+                not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+            ))]
+            (Opened::SecretService(a), Opened::SecretService(b)) => Arc::ptr_eq(a, b),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
 /// Opens the backend once and keeps it; a failed open is tried again next time.
 fn open(
     backend: &Backend,
-    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
-) -> Result<Arc<keyring_core::CredentialStore>, KeyringError> {
+    opened: &Mutex<Option<Opened>>,
+    timeout: Duration,
+) -> Result<Opened, KeyringError> {
     if let Some(store) = opened.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         return Ok(store.clone());
     }
-    let store = backend.open()?;
+    let store = backend.open(timeout)?;
     let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
     Ok(slot.get_or_insert(store).clone())
 }
 
 /// Drops the kept store if it is still `store`.
-fn forget(
-    opened: &Mutex<Option<Arc<keyring_core::CredentialStore>>>,
-    store: &Arc<keyring_core::CredentialStore>,
-) {
+fn forget(opened: &Mutex<Option<Opened>>, store: &Opened) {
     let mut slot = opened.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, store)) {
+    if slot.as_ref().is_some_and(|s| s.same(store)) {
         *slot = None;
     }
 }
@@ -535,6 +644,10 @@ pub fn service_for(key: &str) -> &str {
 
 #[async_trait]
 impl CredentialStore for KeyringStore {
+    async fn lock(&self, key: &str) -> Result<Option<auth_core::StoreLock>, AuthError> {
+        self.key_lock.acquire(key).await
+    }
+
     async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
         let endpoint = service_for(key).to_string();
         let cache = self.cache();
@@ -545,10 +658,14 @@ impl CredentialStore for KeyringStore {
                 return Ok(Some(hit));
             }
         }
+        let backend = self.backend.clone();
         self.run("reading credentials from", key, move |entries| {
             let now = SystemTime::now();
             let loaded = layout::load(entries, &endpoint, now)?;
-            if let (Some(cache), Some(credentials)) = (&cache, &loaded) {
+            // Cached only if nothing changed the durable store while it was read.
+            if let (Some(cache), Some(credentials)) = (&cache, &loaded)
+                && backend.cache_stamp().ok().flatten().as_deref() == cache.stamp()
+            {
                 cache.fill(&endpoint, credentials, now, Fill::IfAbsent);
             }
             Ok(loaded)
@@ -559,16 +676,22 @@ impl CredentialStore for KeyringStore {
     async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
         let credentials = credentials.clone();
         let max = self.max_value_len;
+        let keyring_layout = self.layout;
         let cache = self.cache();
         let endpoint = service_for(key).to_string();
+        let backend = self.backend.clone();
         self.run("saving credentials to", key, move |entries| {
             // The old entry goes first: if the durable write fails half-way, or this process
             // dies before the new entry is written, the next load reads the durable store.
             if let Some(cache) = &cache {
                 cache.discard(&endpoint);
             }
-            layout::save(entries, &credentials, max)?;
-            if let Some(cache) = &cache {
+            layout::save(entries, &credentials, max, keyring_layout)?;
+            // Stamped with the durable store's state after our write. (A write by another
+            // client in the moment between our last write and this stamp would go unseen
+            // until the next change or the entry's timeout.)
+            if let (Some(cache), Ok(stamp)) = (cache, backend.cache_stamp()) {
+                let cache = cache.with_stamp(stamp);
                 cache.fill(&endpoint, &credentials, SystemTime::now(), Fill::Replace);
             }
             Ok(())
@@ -602,18 +725,11 @@ impl CredentialStore for KeyringStore {
 struct StoreEntries<'a> {
     store: &'a Arc<keyring_core::CredentialStore>,
     service: &'a str,
-    backend: &'a Backend,
 }
 
 impl StoreEntries<'_> {
     fn entry(&self, user: &str) -> Result<Entry, KeyringError> {
-        match self.backend.label(self.service, user) {
-            Some(label) => {
-                let modifiers = HashMap::from([("label", label.as_str())]);
-                self.store.build(self.service, user, Some(&modifiers))
-            }
-            None => self.store.build(self.service, user, None),
-        }
+        self.store.build(self.service, user, None)
     }
 }
 

@@ -36,6 +36,39 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 pub const ID_TOKEN: &str = "id_token";
 /// The user name of our metadata entry, which flytekit never reads.
 pub const META: &str = "flyte_auth_meta";
+/// The user name of Flyte 2's one entry per endpoint (the `flyte` SDK,
+/// `flyte/remote/_client/auth/_keyring.py`): JSON `{"access_token": ..., "refresh_token": ...}`.
+pub const FLYTE2_TOKENS: &str = "tokens";
+
+/// Which keyring layouts a store writes. Both are always read; when both hold credentials
+/// and they differ, the one written last wins (where the keyring records modification
+/// times, as the Secret Service does), else flytekit's.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyringLayout {
+    /// flytekit's entries, plus Flyte 2's entry when one is already there (default).
+    #[default]
+    Auto,
+    /// flytekit's entries only (`access_token`, `refresh_token`, `id_token`).
+    Flytekit,
+    /// Flyte 2's entry only (`tokens`); flytekit's entries are removed.
+    Flyte2,
+    /// Both.
+    Both,
+}
+
+impl KeyringLayout {
+    /// Parses `auto`, `flytekit`, `flyte2` or `both` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "flytekit" => Some(Self::Flytekit),
+            "flyte2" => Some(Self::Flyte2),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+}
 /// Every value that starts with this is a chunk header.
 pub const CHUNK_PREFIX: &str = "flyte-auth-chunked:";
 /// The most pieces one value may have; more is treated as corrupt.
@@ -78,6 +111,48 @@ pub(crate) trait Entries {
     fn set(&self, user: &str, value: &str) -> Result<(), keyring_core::Error>;
     /// Deletes `user`; `false` when there was nothing to delete.
     fn delete(&self, user: &str) -> Result<bool, keyring_core::Error>;
+    /// Reads `users` ahead, where the store can do that faster than one by one.
+    fn prefetch(&self, users: &[&str]) {
+        let _ = users;
+    }
+    /// When `user` was last written (Unix seconds), where the store records it.
+    fn modified(&self, user: &str) -> Option<u64> {
+        let _ = user;
+        None
+    }
+}
+
+/// Flyte 2's JSON value.
+#[derive(Serialize, Deserialize)]
+struct Flyte2Tokens {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+impl Drop for Flyte2Tokens {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        self.access_token.zeroize();
+        if let Some(r) = self.refresh_token.as_mut() {
+            r.zeroize();
+        }
+    }
+}
+
+/// Reads Flyte 2's entry; a value that is not its JSON is treated as absent (and kept: it
+/// belongs to another tool).
+fn read_flyte2(entries: &dyn Entries) -> Result<Option<Flyte2Tokens>, EntryError> {
+    let Some(json) = read_value(entries, FLYTE2_TOKENS)? else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<Flyte2Tokens>(&json) {
+        Ok(t) if !t.access_token.is_empty() => Ok(Some(t)),
+        _ => {
+            tracing::debug!("ignoring a 'tokens' keyring entry that is not Flyte 2's JSON");
+            Ok(None)
+        }
+    }
 }
 
 /// Our metadata entry. Every field but `version` may be missing; unknown fields are ignored,
@@ -123,14 +198,43 @@ pub(crate) fn load(
     endpoint: &str,
     now: SystemTime,
 ) -> Result<Option<Credentials>, EntryError> {
+    entries.prefetch(&[ACCESS_TOKEN, FLYTE2_TOKENS, REFRESH_TOKEN, ID_TOKEN, META]);
     let access = read_value(entries, ACCESS_TOKEN)?;
-    let Some(access) = access else {
-        // Without an access token there is nothing to use: an id_token (or refresh_token)
-        // alone is not credentials. Read nothing more, so a lone entry costs one call.
-        return Ok(None);
+    let flyte2 = read_flyte2(entries)?;
+    let use_flyte2 = match (&access, &flyte2) {
+        (None, Some(_)) => true,
+        (Some(a), Some(f)) if a.as_str() != f.access_token => {
+            // Both layouts, different tokens: one tool wrote only its own. The later write
+            // wins where the keyring knows; else flytekit's.
+            matches!(
+                (entries.modified(FLYTE2_TOKENS), entries.modified(ACCESS_TOKEN)),
+                (Some(f), Some(a)) if f > a
+            )
+        }
+        _ => false,
     };
-    let refresh = read_value(entries, REFRESH_TOKEN)?;
-    let id = read_value(entries, ID_TOKEN)?;
+    let (access, refresh, id) = if use_flyte2 {
+        let Some(f) = flyte2.as_ref() else {
+            return Ok(None);
+        };
+        (
+            Zeroizing::new(f.access_token.clone()),
+            f.refresh_token
+                .as_ref()
+                .filter(|r| !r.is_empty())
+                .map(|r| Zeroizing::new(r.clone())),
+            None,
+        )
+    } else {
+        let Some(access) = access else {
+            // Without an access token there is nothing to use: an id_token (or
+            // refresh_token) alone is not credentials.
+            return Ok(None);
+        };
+        let refresh = read_value(entries, REFRESH_TOKEN)?;
+        let id = read_value(entries, ID_TOKEN)?;
+        (access, refresh, id)
+    };
     let meta = read_meta(entries)?;
 
     let mut credentials = Credentials::new(AccessToken::new(access.as_str()))
@@ -163,7 +267,14 @@ pub(crate) fn save(
     entries: &dyn Entries,
     credentials: &Credentials,
     max_len: Option<usize>,
+    layout: KeyringLayout,
 ) -> Result<(), EntryError> {
+    let (flytekit, flyte2) = match layout {
+        KeyringLayout::Flytekit => (true, false),
+        KeyringLayout::Flyte2 => (false, true),
+        KeyringLayout::Both => (true, true),
+        KeyringLayout::Auto => (true, get(entries, FLYTE2_TOKENS)?.is_some()),
+    };
     let mut meta = Meta {
         version: META_VERSION,
         expires_at: unix_seconds(credentials.expires_at()),
@@ -173,7 +284,26 @@ pub(crate) fn save(
         chunks: BTreeMap::new(),
         access_token_check: Some(fnv1a64_hex(credentials.access_token().secret().as_bytes())),
     };
+    if flyte2 {
+        let value = Flyte2Tokens {
+            access_token: credentials.access_token().secret().to_string(),
+            refresh_token: credentials.refresh_token().map(|r| r.secret().to_string()),
+        };
+        let json = Zeroizing::new(serde_json::to_string(&value).map_err(|e| EntryError {
+            user: FLYTE2_TOKENS.to_string(),
+            action: "encode",
+            error: keyring_core::Error::Invalid("tokens".to_string(), e.to_string()),
+        })?);
+        let pieces = write_value(entries, FLYTE2_TOKENS, &json, max_len)?;
+        if pieces > 0 {
+            meta.chunks.insert(FLYTE2_TOKENS.to_string(), pieces);
+        }
+    }
     for name in TOKENS {
+        if !flytekit {
+            delete_value(entries, name, 0)?;
+            continue;
+        }
         let value = match name {
             ACCESS_TOKEN => Some(credentials.access_token().secret()),
             REFRESH_TOKEN => credentials.refresh_token().map(|t| t.secret()),
@@ -206,7 +336,7 @@ pub(crate) fn delete(entries: &dyn Entries) -> Result<(), EntryError> {
         _ => BTreeMap::new(),
     };
     let mut first_error = None;
-    for name in TOKENS {
+    for name in TOKENS.into_iter().chain([FLYTE2_TOKENS]) {
         let known = counts.get(name).copied().unwrap_or(0).min(MAX_CHUNKS);
         if let Err(e) = delete_value(entries, name, known) {
             first_error.get_or_insert(e);

@@ -6,17 +6,27 @@ mod deadline;
 mod file;
 mod keyring;
 mod layout;
+mod lock;
 mod none;
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod secret_service;
 
 pub use cache::SESSION_CACHE_MAX_TTL;
 pub use deadline::DEFAULT_TIMEOUT;
 pub use file::FileStore;
 pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN, service_for};
+pub use layout::KeyringLayout;
+pub use lock::DEFAULT_LOCK_TIMEOUT;
 pub use none::NoStore;
 
 /// Names of the keyring entries, for tools that inspect or clean a keyring by hand.
 pub mod entries {
-    pub use crate::layout::{ACCESS_TOKEN, CHUNK_PREFIX, ID_TOKEN, META, REFRESH_TOKEN};
+    pub use crate::layout::{
+        ACCESS_TOKEN, CHUNK_PREFIX, FLYTE2_TOKENS, ID_TOKEN, META, REFRESH_TOKEN,
+    };
 
     /// The user name of piece `index` (from 1) of the chunked value `name`, e.g.
     /// `access_token#1`.

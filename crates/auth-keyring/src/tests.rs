@@ -662,3 +662,63 @@ fn expiry_is_kept_to_the_second() {
         Some(at)
     );
 }
+
+#[test]
+fn flyte2_layout_is_read_written_when_present_and_deleted() {
+    use crate::KeyringLayout;
+    use crate::layout::FLYTE2_TOKENS;
+    let rt = runtime();
+    let store = mock_store();
+    let ks = KeyringStore::with_store(store.clone());
+    // What Flyte 2's SDK writes: one entry, JSON.
+    let exp = 2_100_000_000;
+    entry(&store, FLYTE2_TOKENS)
+        .set_password(&format!(
+            r#"{{"access_token": "{}", "refresh_token": "rt-flyte2"}}"#,
+            jwt(exp)
+        ))
+        .unwrap();
+    let loaded = rt.block_on(ks.load(SERVICE)).unwrap().unwrap();
+    assert_eq!(loaded.access_token().secret(), jwt(exp));
+    assert_eq!(loaded.refresh_token().unwrap().secret(), "rt-flyte2");
+    assert_eq!(
+        loaded.expires_at(),
+        Some(UNIX_EPOCH + Duration::from_secs(exp))
+    );
+
+    // Auto: Flyte 2's entry was there, so both layouts are written.
+    rt.block_on(ks.save(SERVICE, &full_credentials("at-new")))
+        .unwrap();
+    assert_eq!(value(&store, ACCESS_TOKEN).as_deref(), Some("at-new"));
+    let v: serde_json::Value =
+        serde_json::from_str(&value(&store, FLYTE2_TOKENS).unwrap()).unwrap();
+    assert_eq!(v["access_token"], "at-new");
+    assert_eq!(v["refresh_token"], "refresh-secret-1");
+
+    // Logout removes both.
+    rt.block_on(ks.delete(SERVICE)).unwrap();
+    assert_eq!(value(&store, FLYTE2_TOKENS), None);
+    assert_eq!(value(&store, ACCESS_TOKEN), None);
+
+    // Auto without a Flyte 2 entry writes flytekit's only; Flyte2 writes only Flyte 2's.
+    rt.block_on(ks.save(SERVICE, &full_credentials("at-fk")))
+        .unwrap();
+    assert_eq!(value(&store, FLYTE2_TOKENS), None);
+    let only2 = KeyringStore::with_store(store.clone()).with_layout(KeyringLayout::Flyte2);
+    rt.block_on(only2.save(SERVICE, &full_credentials("at-2")))
+        .unwrap();
+    assert_eq!(value(&store, ACCESS_TOKEN), None);
+    assert_eq!(
+        rt.block_on(ks.load(SERVICE))
+            .unwrap()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "at-2"
+    );
+    assert_eq!(
+        KeyringLayout::parse(" Flyte2 "),
+        Some(KeyringLayout::Flyte2)
+    );
+    assert_eq!(KeyringLayout::parse("nope"), None);
+}

@@ -165,6 +165,9 @@ const CLIENTS = [
   publicClient('flyte-cli'),
   publicClient('flyte-cli-short'),
   publicClient('device-slow'),
+  // Rotates every refresh token with reuse detection (OAuth 2.1): spending a rotated token
+  // again revokes the whole grant. Access tokens live 20 s.
+  publicClient('flyte-cli-rotating'),
   confidentialClient('cc-basic', 'cc-basic-secret', 'client_secret_basic'),
   confidentialClient('cc-post', 'cc-post-secret', 'client_secret_post'),
   confidentialClient('cc-special', 'p@ss:w+rd/% &=z', 'client_secret_basic'),
@@ -173,7 +176,12 @@ const CLIENTS = [
 const AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 const SHORT_LIVED = new Set(['flyte-cli-short', 'cc-short']);
-const accessTokenTTL = (client) => (client && SHORT_LIVED.has(client.clientId) ? 2 : 3600);
+const ROTATING = new Set(['flyte-cli-rotating']);
+const accessTokenTTL = (client) => {
+  if (client && SHORT_LIVED.has(client.clientId)) return 2;
+  if (client && ROTATING.has(client.clientId)) return 20;
+  return 3600;
+};
 const SLOW_DOWN_POLLS = 2;
 
 // ---- accounts ----------------------------------------------------------------------------------
@@ -268,6 +276,14 @@ const provider = new Provider(ISSUER, {
     required: (_ctx, client) => client.clientAuthMethod === 'none',
   },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: (ctx) => {
+    const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+    if (ROTATING.has(client.clientId)) return true;
+    // The provider's default for every other client.
+    if (refreshToken.totalLifetime() >= 365.25 * 24 * 60 * 60) return false;
+    if (client.clientAuthMethod === 'none' && !refreshToken.isSenderConstrained()) return true;
+    return refreshToken.ttlPercentagePassed() >= 70;
+  },
   expiresWithSession: async () => false,
   ttl: {
     AccessToken: (_ctx, _token, client) => accessTokenTTL(client),

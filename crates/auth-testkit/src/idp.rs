@@ -9,6 +9,7 @@
 //! | `flyte-cli` | none (public, native), PKCE S256 required | code, refresh, device | 3600 s |
 //! | `flyte-cli-short` | as `flyte-cli` | code, refresh, device | 2 s |
 //! | `device-slow` | as `flyte-cli`; first 2 pending polls answer `slow_down` | code, refresh, device | 3600 s |
+//! | `flyte-cli-rotating` | as `flyte-cli`; every refresh rotates the refresh token, reuse revokes the grant | code, refresh, device | 20 s |
 //! | `cc-basic` | `client_secret_basic`, secret `cc-basic-secret` | client_credentials | 3600 s |
 //! | `cc-post` | `client_secret_post`, secret `cc-post-secret` | client_credentials | 3600 s |
 //! | `cc-special` | `client_secret_basic`, secret `p@ss:w+rd/% &=z` | client_credentials | 3600 s |

@@ -183,15 +183,21 @@ fn feature_off(mode: AuthMode, feature: &str) -> AuthError {
 }
 
 /// The store of interactive flows: the given one, else the OS keyring (with the `keyring`
-/// feature), else memory.
+/// feature, unless `admin.disableKeyring`), else memory.
 #[allow(dead_code)]
-fn interactive_store(options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
+#[cfg_attr(not(feature = "keyring"), allow(unused_variables))]
+fn interactive_store(settings: &Settings, options: &FromConfigOptions) -> Arc<dyn CredentialStore> {
     if let Some(s) = &options.store {
         return s.clone();
     }
     #[cfg(feature = "keyring")]
-    if options.use_keyring {
-        return Arc::new(auth_keyring::KeyringStore::new());
+    if options.use_keyring && !settings.disable_keyring {
+        let layout = settings
+            .keyring_layout
+            .as_deref()
+            .and_then(auth_keyring::KeyringLayout::parse)
+            .unwrap_or_default();
+        return Arc::new(auth_keyring::KeyringStore::new().with_layout(layout));
     }
     Arc::new(auth_core::MemoryStore::new())
 }
@@ -487,7 +493,7 @@ fn pkce(
         .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
-        .credential_store(interactive_store(options))
+        .credential_store(interactive_store(settings, options))
         .store_key(store_key.clone())
         .interactive(options.interactive)
         .no_browser(options.no_browser);
@@ -530,7 +536,7 @@ fn device_flow(
         .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
-        .credential_store(interactive_store(options), store_key.clone())
+        .credential_store(interactive_store(settings, options), store_key.clone())
         .interactive(options.interactive);
     if let Some(p) = &options.device_presenter {
         b = b.presenter(p.clone());

@@ -4,7 +4,9 @@
 
 mod cli_ux;
 mod doctor;
+mod many_processes;
 mod providers;
+mod pyflyte;
 
 use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
 use tests::{User, keyring_available};

@@ -160,3 +160,27 @@ fn unrelated_variables_are_ignored() {
     assert_eq!(s.endpoint, None);
     assert_eq!(s.auth_mode, AuthMode::Pkce);
 }
+
+#[test]
+fn keyring_keys_from_the_environment_beat_the_file_and_bad_layouts_are_errors() {
+    let mut fx = Fixture::new();
+    let s = fx
+        .load_yaml("admin:\n  disableKeyring: true\n  keyringLayout: Flyte2\n")
+        .expect("loads");
+    assert!(s.disable_keyring);
+    assert_eq!(s.keyring_layout.as_deref(), Some("flyte2"));
+    fx.set(vars::ADMIN_DISABLE_KEYRING, "false")
+        .set(vars::ADMIN_KEYRING_LAYOUT, "both");
+    let s = fx
+        .load_yaml("admin:\n  disableKeyring: true\n  keyringLayout: flyte2\n")
+        .expect("loads");
+    assert!(!s.disable_keyring);
+    assert_eq!(s.keyring_layout.as_deref(), Some("both"));
+    assert!(!Fixture::new().load_env().unwrap().disable_keyring);
+    fx.set(vars::ADMIN_KEYRING_LAYOUT, "flyte3");
+    let (_, text) = crate::err_text(fx.load_env());
+    assert!(
+        text.contains("flytekit") && text.contains(vars::ADMIN_KEYRING_LAYOUT),
+        "{text}"
+    );
+}

@@ -731,3 +731,146 @@ fn outside_a_tokio_runtime_acquisition_is_an_error_not_a_panic() {
     let cached = futures::executor::block_on(engine.credentials()).unwrap();
     assert_eq!(cached.access_token().secret(), got.access_token().secret());
 }
+
+/// A store with a cross-process lock, where "another process" saves `on_lock` while this
+/// one waits for the lock.
+#[derive(Debug, Default)]
+struct LockingStore {
+    inner: MemoryStore,
+    on_lock: Mutex<Option<Credentials>>,
+    locks: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialStore for LockingStore {
+    async fn load(&self, key: &str) -> Result<Option<Credentials>, AuthError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, credentials: &Credentials) -> Result<(), AuthError> {
+        self.inner.save(key, credentials).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), AuthError> {
+        self.inner.delete(key).await
+    }
+    async fn lock(&self, key: &str) -> Result<Option<crate::StoreLock>, AuthError> {
+        self.locks.fetch_add(1, Ordering::SeqCst);
+        let other = self.on_lock.lock().unwrap().take();
+        if let Some(other) = other {
+            self.inner.save(key, &other).await?;
+        }
+        Ok(Some(crate::StoreLock::new(())))
+    }
+}
+
+fn expired_with(at: &str, rt: &str, clock: &TokioClock) -> Credentials {
+    Credentials::new(crate::AccessToken::new(at))
+        .with_refresh_token(Some(crate::RefreshToken::new(rt)))
+        .with_expires_at(Some(clock.now() - Duration::from_secs(60)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_process_that_waited_for_the_store_lock_uses_what_another_saved() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(LockingStore::default());
+    store
+        .save("idp", &expired_with("old-at", "rt-1", &clock))
+        .await
+        .unwrap();
+    *store.on_lock.lock().unwrap() = Some(
+        Credentials::new(crate::AccessToken::new("other-at"))
+            .with_refresh_token(Some(crate::RefreshToken::new("rt-2")))
+            .with_expires_at(Some(clock.now() + Duration::from_secs(3600))),
+    );
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "other-at");
+    assert_eq!((source.fetches(), source.refreshes()), (0, 0));
+    assert_eq!(store.locks.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_the_store_lock_the_latest_rotated_refresh_token_is_spent() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(LockingStore::default());
+    store
+        .save("idp", &expired_with("old-at", "rt-1", &clock))
+        .await
+        .unwrap();
+    // Another process refreshed (rotating rt-1 into rt-2) and its access token has already
+    // expired too: this process must refresh with rt-2, never with the spent rt-1.
+    *store.on_lock.lock().unwrap() = Some(expired_with("other-at", "rt-2", &clock));
+    source.script_refresh([Step::Token("at-3", Some("rt-3"), Some(3600))]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "at-3");
+    assert_eq!(
+        source.last_refresh_token().as_ref().map(|r| r.secret()),
+        Some("rt-2")
+    );
+    let saved = store.load("idp").await.unwrap().unwrap();
+    assert_eq!(saved.refresh_token().map(|r| r.secret()), Some("rt-3"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_flow_under_the_store_lock_is_skipped_when_another_process_logged_in() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(LockingStore::default());
+    *store.on_lock.lock().unwrap() = Some(
+        Credentials::new(crate::AccessToken::new("their-login"))
+            .with_expires_at(Some(clock.now() + Duration::from_secs(3600))),
+    );
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    let c = engine.credentials().await.unwrap();
+    assert_eq!(c.access_token().secret(), "their-login");
+    assert_eq!(source.fetches(), 0, "no second browser login");
+}
+
+/// Parallel `flyte-auth login`s: the one that waited for the lock uses the login another
+/// process finished meanwhile; a login stored before this one was asked for is replaced.
+#[tokio::test(start_paused = true)]
+async fn a_login_that_waited_for_the_store_lock_uses_the_login_finished_meanwhile() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(LockingStore::default());
+    // Stored long before this login was asked for: not a reason to skip it.
+    let old = Credentials::new(crate::AccessToken::new("old-login"))
+        .with_expires_at(Some(clock.now() + Duration::from_secs(3600)))
+        .with_issued_at(Some(clock.now() - Duration::from_secs(600)));
+    store.inner.save("idp", &old).await.unwrap();
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock.clone())
+            .with_store(Some(store.clone()), "idp"),
+    );
+    assert_eq!(
+        engine.login().await.unwrap().access_token().secret(),
+        "fetch-1"
+    );
+    assert_eq!(source.fetches(), 1);
+
+    // Another process logs in while this one waits for the lock.
+    *store.on_lock.lock().unwrap() = Some(
+        Credentials::new(crate::AccessToken::new("their-login"))
+            .with_expires_at(Some(clock.now() + Duration::from_secs(3600)))
+            .with_issued_at(Some(clock.now())),
+    );
+    let c = engine.login().await.unwrap();
+    assert_eq!(c.access_token().secret(), "their-login");
+    assert_eq!(source.fetches(), 1, "no second browser login");
+    assert_eq!(store.locks.load(Ordering::SeqCst), 2);
+}

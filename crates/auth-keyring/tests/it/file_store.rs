@@ -184,3 +184,39 @@ fn no_store_keeps_nothing() {
     assert!(rt.block_on(NoStore.load(EP)).unwrap().is_none());
     rt.block_on(NoStore.delete(EP)).unwrap();
 }
+
+#[test]
+fn a_symlink_at_the_credentials_path_is_refused_and_left_alone() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("creds");
+    std::fs::create_dir(&dir).unwrap();
+    let store = FileStore::in_dir(&dir);
+    let elsewhere = tmp.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, "not yours").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, store.path_for(EP)).unwrap();
+
+    let err = rt.block_on(store.save(EP, &credentials("s"))).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    let err = rt.block_on(store.load(EP)).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "not yours");
+    assert!(
+        std::fs::symlink_metadata(store.path_for(EP))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn every_write_leaves_mode_0600_even_over_a_widened_file() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::in_dir(tmp.path().join("c"));
+    rt.block_on(store.save(EP, &credentials("a"))).unwrap();
+    let path = store.path_for(EP);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    rt.block_on(store.save(EP, &credentials("b"))).unwrap();
+    assert_eq!(mode(&path), 0o600);
+}

@@ -20,6 +20,64 @@ fn items_of(service: &str) -> String {
     ss::secret_tool(&["search", "--all", "service", service], None).unwrap_or_default()
 }
 
+/// One Secret Service item, as the daemon reports it.
+#[derive(Debug)]
+struct Item {
+    user: String,
+    label: String,
+    attributes: std::collections::BTreeMap<String, String>,
+    secret: String,
+}
+
+impl Item {
+    /// Whether this is exactly the item Python keyring's `set_password(service, user, ..)`
+    /// writes (keyring/backends/SecretService.py, keyring 25).
+    fn is_python_keyring_item(&self) -> bool {
+        let service = self.attributes.get("service").cloned().unwrap_or_default();
+        let want: std::collections::BTreeMap<String, String> = [
+            ("application", "Python keyring library"),
+            ("service", service.as_str()),
+            ("username", self.user.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        // gnome-keyring adds the generic schema itself; Python keyring names none.
+        let mut got = self.attributes.clone();
+        got.remove("xdg:schema");
+        got == want && self.label == format!("Password for '{}' on '{service}'", self.user)
+    }
+}
+
+/// Every item whose `service` attribute is `service`, in any collection, sorted by user
+/// name: read straight from the daemon.
+fn python_items(service: &str) -> Vec<Item> {
+    use dbus_secret_service::{EncryptionType, SecretService};
+    let ss = SecretService::connect(EncryptionType::Plain).expect("connect");
+    let found = ss
+        .search_items(std::collections::HashMap::from([("service", service)]))
+        .expect("search");
+    let mut items: Vec<Item> = found
+        .unlocked
+        .iter()
+        .map(|i| {
+            let attributes: std::collections::BTreeMap<String, String> = i
+                .get_attributes()
+                .expect("attributes")
+                .into_iter()
+                .collect();
+            Item {
+                user: attributes.get("username").cloned().unwrap_or_default(),
+                label: i.get_label().expect("label"),
+                secret: String::from_utf8(i.get_secret().expect("secret")).expect("utf-8"),
+                attributes,
+            }
+        })
+        .collect();
+    items.sort_by(|a, b| a.user.cmp(&b.user).then(a.secret.cmp(&b.secret)));
+    items
+}
+
 fn lookup(service: &str, user: &str) -> Option<String> {
     ss::secret_tool(&["lookup", "service", service, "username", user], None).ok()
 }
@@ -136,11 +194,22 @@ fn entries_written_by_secret_tool_are_read() {
             // Our save replaces those items instead of adding a second copy.
             rt.block_on(store.save(EP, &credentials("ours"))).unwrap();
             assert_eq!(lookup(EP, "access_token").as_deref(), Some("access-ours"));
-            // Four items: the three tokens, updated in place (they keep secret-tool's label),
-            // and our metadata.
-            let items = items_of(EP);
-            assert_eq!(items.matches("[/").count(), 4, "{items}");
-            assert_eq!(items.matches("label = pyflyte").count(), 3, "{items}");
+            // Four items: the three tokens, now written as Python keyring writes them
+            // (secret-tool's items are replaced, not duplicated), and our metadata.
+            let items = python_items(EP);
+            assert_eq!(
+                items.iter().map(|i| i.user.as_str()).collect::<Vec<_>>(),
+                [
+                    "access_token",
+                    "flyte_auth_meta",
+                    "id_token",
+                    "refresh_token"
+                ],
+                "{items:?}"
+            );
+            for item in &items {
+                assert!(item.is_python_keyring_item(), "{item:?}");
+            }
         },
     );
 }
@@ -353,6 +422,44 @@ fn a_restarted_keyring_daemon_is_reconnected() {
                 }
             };
             assert_eq!(loaded.unwrap().access_token().secret(), "access-kept");
+        },
+    );
+}
+
+#[test]
+fn duplicates_of_any_attribute_set_heal_on_write_and_delete() {
+    with_secret_service(
+        "secret_service::duplicates_of_any_attribute_set_heal_on_write_and_delete",
+        |_| {},
+        || {
+            // What older flyte-auth versions wrote (service, username only), what Python
+            // keyring writes, and a third client's item with an extra attribute: three items
+            // for one (service, username).
+            let store_item = |extra: &[&str], value: &str| {
+                let mut args = vec!["store", "--label=other", "service", EP, "username"];
+                args.push("access_token");
+                args.extend_from_slice(extra);
+                ss::secret_tool(&args, Some(value)).unwrap();
+            };
+            store_item(&[], "old-flyte-auth");
+            store_item(&["application", "Python keyring library"], "pyflyte");
+            store_item(&["xdg:schema", "com.example.Other"], "third");
+            assert_eq!(python_items(EP).len(), 3);
+
+            let rt = runtime();
+            let store = KeyringStore::secret_service();
+            rt.block_on(store.save(EP, &credentials("healed"))).unwrap();
+            let items = python_items(EP);
+            let access: Vec<&Item> = items.iter().filter(|i| i.user == "access_token").collect();
+            assert_eq!(access.len(), 1, "exactly one access_token item: {items:?}");
+            assert_eq!(access[0].secret, "access-healed");
+            assert!(access[0].is_python_keyring_item(), "{:?}", access[0]);
+
+            // A delete removes every match, whoever wrote it.
+            store_item(&[], "again");
+            store_item(&["application", "Python keyring library"], "again-py");
+            rt.block_on(store.delete(EP)).unwrap();
+            assert!(python_items(EP).is_empty(), "{:?}", python_items(EP));
         },
     );
 }

@@ -1,0 +1,226 @@
+//! Many `flyte-auth` processes at once for one endpoint (issue 14): one refresh, one login,
+//! and a killed lock holder that blocks nobody.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use auth_testkit::idp::{TestIdp, require_issuer, stats};
+use tests::{Run, User, keyring_available};
+
+/// Access tokens of `flyte-cli-rotating` live 20 s; with the engine's 10 s skew a stored one
+/// counts as expired 10 s after it was issued.
+const ROTATING_EXPIRED_AFTER: Duration = Duration::from_secs(11);
+
+fn token_requests(idp: &TestIdp, client: &str) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(stats(idp.issuer()))
+        .expect("read /test/stats")
+        .token_requests(client)
+}
+
+/// Starts `n` processes of `flyte-auth args...` at once and waits for all of them.
+fn run_many(u: &User, n: usize, args: &[&str]) -> Vec<Run> {
+    let children: Vec<_> = (0..n).map(|_| u.spawn(args)).collect();
+    children.into_iter().map(|c| u.wait(c)).collect()
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The lock files in the user's runtime directory.
+fn lock_files(u: &User) -> Vec<PathBuf> {
+    let dir = u
+        .runtime_dir()
+        .expect("a keyring user")
+        .join("flyte-auth/locks");
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Whether some process holds an flock on `path` (util-linux `flock -n`).
+fn is_locked(path: &Path) -> bool {
+    let status = std::process::Command::new("flock")
+        .args(["-n", "-E", "75"])
+        .arg(path)
+        .arg("true")
+        .status()
+        .expect("run flock");
+    status.code() == Some(75)
+}
+
+#[test]
+fn sixteen_token_processes_after_expiry_make_one_refresh_request() {
+    let name = "sixteen_token_processes_after_expiry_make_one_refresh_request";
+    let Some(_shared) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u = User::with_keyring(idp.issuer());
+    let cfg = u.config(
+        "rotating",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli-rotating\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let r = u.run(&["--config", cfg, "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    std::thread::sleep(ROTATING_EXPIRED_AFTER);
+    let before = token_requests(&idp, "flyte-cli-rotating");
+    let runs = run_many(&u, 16, &["--config", cfg, "--non-interactive", "token"]);
+    let after = token_requests(&idp, "flyte-cli-rotating");
+    for r in &runs {
+        assert_eq!(r.code, 0, "every process got a token: {r:?}");
+    }
+    assert_eq!(
+        after - before,
+        1,
+        "16 processes, one refresh request at the provider"
+    );
+    let first = &runs[0].stdout;
+    assert!(
+        runs.iter().all(|r| &r.stdout == first),
+        "all 16 printed the same token"
+    );
+
+    // The refresh token stored by that one refresh is the live one: the next refresh works.
+    std::thread::sleep(ROTATING_EXPIRED_AFTER);
+    let r = u.run(&["--config", cfg, "--non-interactive", "token"]);
+    assert_eq!(r.code, 0, "the next refresh works: {r:?}");
+    assert_ne!(&r.stdout, first, "a new access token");
+    assert_eq!(token_requests(&idp, "flyte-cli-rotating"), after + 1);
+}
+
+#[test]
+fn eight_processes_that_need_a_login_open_one_browser() {
+    let name = "eight_processes_that_need_a_login_open_one_browser";
+    let Some(_shared) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u0 = User::with_keyring(idp.issuer());
+    let log = u0.home.path().join("browser.log");
+    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let runs = run_many(&u, 8, &["--config", cfg, "token"]);
+    for r in &runs {
+        assert_eq!(r.code, 0, "every process got a token: {r:?}");
+    }
+    assert_eq!(lines(&log), 1, "one browser launch for 8 processes");
+    assert!(runs.iter().all(|r| r.stdout == runs[0].stdout));
+    assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
+}
+
+#[test]
+fn a_process_killed_while_it_holds_the_lock_blocks_nobody() {
+    let name = "a_process_killed_while_it_holds_the_lock_blocks_nobody";
+    let Some(_shared) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u0 = User::with_keyring(idp.issuer());
+    let log = u0.home.path().join("browser.log");
+    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+
+    // A "browser" that never finishes the login: the process waits for its callback while it
+    // holds the lock. The script records its pid (it becomes `sleep`) so the test can end it.
+    let marker = u.home.path().join("hung-browser.pid");
+    let script = u.file(
+        "hung-browser.sh",
+        &format!(
+            "#!/bin/sh\necho $$ > {}.tmp && mv {0}.tmp {0}\nexec sleep 120\n",
+            marker.display()
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut c = u.command(&["--config", cfg, "token"]);
+    c.env("BROWSER", &script);
+    let holder = c.spawn().expect("spawn");
+    let mut browser_pid = None;
+    for _ in 0..600 {
+        if let Ok(pid) = std::fs::read_to_string(&marker) {
+            browser_pid = Some(pid.trim().to_string());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let browser_pid = browser_pid.expect("the hung browser was started");
+    let locks = lock_files(&u);
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert!(is_locked(&locks[0]), "the waiting process holds the lock");
+
+    let kill = |pid: &str| {
+        std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status()
+            .expect("kill");
+    };
+    kill(&holder.id().to_string());
+    let out = holder.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    kill(&browser_pid);
+    assert!(!is_locked(&locks[0]), "the kernel released the lock");
+
+    // The next process logs in at once (well within the lock deadline), and the store works.
+    let r = u.run(&["--config", cfg, "token"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(lines(&log), 1, "one completed browser login");
+    let r = u.run(&["--config", cfg, "--non-interactive", "token"]);
+    assert_eq!(r.code, 0, "the login was stored: {r:?}");
+}
+
+#[test]
+fn disable_keyring_makes_no_keyring_call() {
+    let name = "disable_keyring_makes_no_keyring_call";
+    let Some(issuer) = require_issuer(name) else {
+        return;
+    };
+    // User::new points DBUS_SESSION_BUS_ADDRESS at a socket that does not exist: any keyring
+    // call would log a warning (see a_broken_keyring_never_fails_a_login).
+    for (how, u) in [
+        (
+            "env",
+            User::new(&issuer).env("FLYTE_ADMIN_DISABLEKEYRING", "true"),
+        ),
+        ("file", User::new(&issuer)),
+    ] {
+        let extra = if how == "file" {
+            "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n  disableKeyring: true\n"
+        } else {
+            "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n"
+        };
+        let cfg = u.config("pkce", extra);
+        let r = u.run(&["--config", cfg.to_str().unwrap(), "-v", "login"]);
+        assert_eq!(r.code, 0, "{how}: {r:?}");
+        assert!(
+            !r.stderr.to_lowercase().contains("keyring") && !r.stderr.contains("D-Bus"),
+            "{how}: no keyring call, so no keyring message: {}",
+            r.stderr
+        );
+    }
+}
