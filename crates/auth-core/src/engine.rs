@@ -721,8 +721,7 @@ impl Inner {
         if reason == AcquireReason::Login {
             // What is cached or stored stays in place until the new login succeeded; logins
             // in other processes go one at a time, and one they finish meanwhile is used.
-            let started = self.options.clock.now();
-            let _store_lock = match self.lock_for_login(started).await {
+            let _store_lock = match self.lock_for_login().await {
                 lock::Locked::Use(credentials) => return Ok(credentials),
                 lock::Locked::Proceed(guard) => guard,
             };

@@ -109,7 +109,10 @@ fn exit_codes() {
     ]);
     assert_eq!(r.code, 4, "{r:?}");
     // 1: a login would be needed but interaction is off.
-    let pkce = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let pkce = u.config(
+        "pkce",
+        "  authType: Pkce\n  clientId: flyte-cli\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
     let r = u.run(&[
         "--config",
         pkce.to_str().unwrap(),
@@ -178,7 +181,10 @@ fn pkce_login_status_token_logout_across_processes() {
     // A provider of its own, so that request counts are this test's alone.
     let idp = TestIdp::start().expect("start the identity provider");
     let u = User::with_keyring(idp.issuer());
-    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  clientId: flyte-cli\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
     let cfg = cfg.to_str().unwrap();
     let r = u.run(&["--config", cfg, "login"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -282,7 +288,10 @@ fn file_store_carries_credentials_without_a_keyring() {
     };
     // No Secret Service at all: the file store is the explicit choice.
     let u = User::new(&issuer).env("FLYTE_AUTH_STORE", "file");
-    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  clientId: flyte-cli\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
     let cfg = cfg.to_str().unwrap();
     let r = u.run(&["--config", cfg, "login"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -316,7 +325,10 @@ fn a_broken_keyring_never_fails_a_login() {
     };
     // User::new points DBUS_SESSION_BUS_ADDRESS at a socket that does not exist.
     let u = User::new(&issuer);
-    let cfg = u.config("pkce", "  authType: Pkce\n  clientId: flyte-cli\n");
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  clientId: flyte-cli\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
     let r = u.run(&["--config", cfg.to_str().unwrap(), "login"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(

@@ -7,9 +7,9 @@ use std::time::Duration;
 use auth_testkit::idp::{TestIdp, require_issuer, stats};
 use tests::{Run, User, keyring_available};
 
-/// Access tokens of `flyte-cli-rotating` live 20 s; with the engine's 10 s skew a stored one
-/// counts as expired 10 s after it was issued.
-const ROTATING_EXPIRED_AFTER: Duration = Duration::from_secs(11);
+/// Access tokens of the rotating client live 20 s; the hard skew is min(10 s, a quarter of
+/// the lifetime) = 5 s, so a stored one stops being handed out 15 s after it was issued.
+const ROTATING_EXPIRED_AFTER: Duration = Duration::from_secs(16);
 
 fn token_requests(idp: &TestIdp, client: &str) -> u64 {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -123,6 +123,37 @@ fn eight_processes_that_need_a_login_open_one_browser() {
     assert_eq!(lines(&log), 1, "one browser launch for 8 processes");
     assert!(runs.iter().all(|r| r.stdout == runs[0].stdout));
     assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
+}
+
+/// The same with `flyte-auth login` itself: logins run one at a time under the store's lock,
+/// and a login another process finished while one waited is used, so 8 parallel logins
+/// open one browser and all succeed.
+#[test]
+fn eight_parallel_logins_open_one_browser() {
+    let name = "eight_parallel_logins_open_one_browser";
+    let Some(_shared) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u0 = User::with_keyring(idp.issuer());
+    let log = u0.home.path().join("browser.log");
+    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let runs = run_many(&u, 8, &["--config", cfg, "login"]);
+    for r in &runs {
+        assert_eq!(r.code, 0, "every login succeeded: {r:?}");
+    }
+    assert_eq!(lines(&log), 1, "one browser launch for 8 logins");
+    assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
+    let r = u.run(&["--config", cfg, "--non-interactive", "status"]);
+    assert_eq!(r.code, 0, "{r:?}");
 }
 
 #[test]

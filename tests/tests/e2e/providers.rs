@@ -18,7 +18,7 @@ fn a_failed_login_keeps_the_stored_credentials() {
     let u = file_user(&issuer);
     let cfg = u.config(
         "pkce",
-        "  authType: Pkce\n  clientId: flyte-cli\n  pkceConfig:\n    timeout: 2s\n",
+        "  authType: Pkce\n  clientId: flyte-cli\n  redirectUri: http://127.0.0.1:0/callback\n  pkceConfig:\n    timeout: 2s\n",
     );
     let cfg = cfg.to_str().unwrap();
     assert_eq!(u.run(&["--config", cfg, "login"]).code, 0);
@@ -47,7 +47,10 @@ fn status_agrees_with_token_right_after_a_short_lived_login() {
     };
     let u = file_user(&issuer);
     // flyte-cli-short: access tokens live 2 s, less than the 10 s skew.
-    let cfg = u.config("short", "  authType: Pkce\n  clientId: flyte-cli-short\n");
+    let cfg = u.config(
+        "short",
+        "  authType: Pkce\n  clientId: flyte-cli-short\n  redirectUri: http://127.0.0.1:0/callback\n",
+    );
     let cfg = cfg.to_str().unwrap();
     assert_eq!(u.run(&["--config", cfg, "login"]).code, 0);
     let r = u.run(&["--config", cfg, "-o", "json", "status"]);

@@ -17,9 +17,9 @@ const CLIENT: &str = "flyte-cli-rotating";
 /// An audience (a resource, RFC 8707), so that the provider issues JWT access tokens whose
 /// expiry both sides can read: pyflyte stores no expiry of its own.
 const AUDIENCE: &str = "https://flyte.test/api";
-/// Access tokens of the rotating client live 20 s; stored ones count as expired (10 s skew)
-/// 10 s after they were issued.
-const EXPIRED_AFTER: Duration = Duration::from_secs(11);
+/// Access tokens of the rotating client live 20 s; the hard skew is min(10 s, a quarter of
+/// the lifetime) = 5 s, so a stored one stops being handed out 15 s after it was issued.
+const EXPIRED_AFTER: Duration = Duration::from_secs(16);
 
 fn python(name: &str) -> Option<PathBuf> {
     match std::env::var_os("FLYTE_AUTH_TEST_PYTHON") {

@@ -185,14 +185,15 @@ async fn real_invalid_client_is_typed_without_the_secret() {
 }
 
 /// The real provider refuses a client registered for `client_secret_post` that sends Basic
-/// (401 invalid_client): a client that negotiates falls back to post and keeps it (the
-/// request counts are asserted against wiremock in wire.rs; cc-post's counter belongs to the
-/// concurrency test above).
+/// (401 invalid_client): a client that negotiates falls back to post once and keeps it. A
+/// provider of its own, so that cc-post's counter is this test's alone.
 #[tokio::test]
 async fn real_negotiated_post_client_falls_back_to_post() {
-    let Some(iss) = require_issuer("real_negotiated_post_client_falls_back_to_post") else {
+    let Some(_) = require_issuer("real_negotiated_post_client_falls_back_to_post") else {
         return;
     };
+    let idp = auth_testkit::idp::TestIdp::start().expect("start the identity provider");
+    let iss = idp.issuer().to_string();
     let auth = ClientCredentialsAuthenticator::builder()
         .client_id("cc-post")
         .client_secret(ClientSecret::new("cc-post-secret"))
@@ -204,5 +205,10 @@ async fn real_negotiated_post_client_falls_back_to_post() {
     assert_ne!(
         first.access_token().secret(),
         second.access_token().secret()
+    );
+    assert_eq!(
+        token_requests(&iss, "cc-post").await,
+        3,
+        "Basic once (refused), then post twice"
     );
 }

@@ -71,13 +71,16 @@ impl Inner {
     }
 
     /// Takes the store's lock for an explicit login. Logins in several processes at once run
-    /// one at a time, and a login another process finished after this one was asked for
-    /// (`started`) is used as it is: 8 parallel `flyte-auth login`s open one browser.
-    pub(super) async fn lock_for_login(&self, started: std::time::SystemTime) -> Locked {
+    /// one at a time, and when another process saved a login while this one waited for the
+    /// lock, that login is used as it is: 8 parallel `flyte-auth login`s open one browser.
+    /// A login asked for after the last one finished (the store did not change while this
+    /// one waited) runs the full flow.
+    pub(super) async fn lock_for_login(&self) -> Locked {
         let Some(store) = self.options.store.as_ref() else {
             return Locked::Proceed(None);
         };
         let key = &self.options.store_key;
+        let before = store.load(key).await.ok().flatten();
         let guard = match store.lock(key).await {
             Ok(Some(guard)) => guard,
             Ok(None) => return Locked::Proceed(None),
@@ -86,16 +89,12 @@ impl Inner {
                 return Locked::Proceed(None);
             }
         };
-        // Stores keep whole seconds: a login saved in the same second counts as new.
-        let started_secs = started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()))
-            .unwrap_or(started);
         let now = self.options.clock.now();
         match store.load(key).await {
             Ok(Some(stored))
-                if stored.issued_at().is_some_and(|i| i >= started_secs)
-                    && stored.is_usable_at(now, self.options.hard_skew) =>
+                if before.as_ref().is_none_or(|b| {
+                    b.access_token().secret() != stored.access_token().secret()
+                }) && stored.is_usable_at(now, self.options.hard_skew) =>
             {
                 tracing::debug!("another process logged in while this one waited; using its login");
                 self.install(stored.clone(), now, false);

@@ -659,7 +659,9 @@ async fn login_replaces_stored_credentials_only_when_it_succeeds() {
     assert_eq!((source.fetches(), source.refreshes()), (3, 0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Logins asked for while one is in flight share it. On a current-thread runtime the eight
+/// tasks all reach the flight before it is released, so the outcome is deterministic.
+#[tokio::test(start_paused = true)]
 async fn concurrent_logins_share_one_flow() {
     let (source, clock) = setup(ScriptedSource::gated().interactive());
     let engine = Arc::new(engine_with(source.clone(), clock));
@@ -669,9 +671,8 @@ async fn concurrent_logins_share_one_flow() {
             tokio::spawn(async move { e.login().await })
         })
         .collect();
-    while source.fetches() == 0 {
-        tokio::task::yield_now().await;
-    }
+    settle().await;
+    assert_eq!(source.fetches(), 1, "one flow for eight logins in flight");
     source.release(1);
     for l in logins {
         let c = l.await.expect("task").expect("login");
@@ -846,10 +847,9 @@ async fn a_full_flow_under_the_store_lock_is_skipped_when_another_process_logged
 async fn a_login_that_waited_for_the_store_lock_uses_the_login_finished_meanwhile() {
     let (source, clock) = setup(ScriptedSource::new().interactive());
     let store = Arc::new(LockingStore::default());
-    // Stored long before this login was asked for: not a reason to skip it.
+    // Stored before this login was asked for (and still valid): not a reason to skip it.
     let old = Credentials::new(crate::AccessToken::new("old-login"))
-        .with_expires_at(Some(clock.now() + Duration::from_secs(3600)))
-        .with_issued_at(Some(clock.now() - Duration::from_secs(600)));
+        .with_expires_at(Some(clock.now() + Duration::from_secs(3600)));
     store.inner.save("idp", &old).await.unwrap();
     let engine = TokenEngine::new(
         source.clone(),
@@ -862,6 +862,12 @@ async fn a_login_that_waited_for_the_store_lock_uses_the_login_finished_meanwhil
         "fetch-1"
     );
     assert_eq!(source.fetches(), 1);
+    // Asked again right away: a new login, not the one just stored.
+    assert_eq!(
+        engine.login().await.unwrap().access_token().secret(),
+        "fetch-2"
+    );
+    assert_eq!(source.fetches(), 2);
 
     // Another process logs in while this one waits for the lock.
     *store.on_lock.lock().unwrap() = Some(
@@ -871,6 +877,6 @@ async fn a_login_that_waited_for_the_store_lock_uses_the_login_finished_meanwhil
     );
     let c = engine.login().await.unwrap();
     assert_eq!(c.access_token().secret(), "their-login");
-    assert_eq!(source.fetches(), 1, "no second browser login");
-    assert_eq!(store.locks.load(Ordering::SeqCst), 2);
+    assert_eq!(source.fetches(), 2, "no browser login for this one");
+    assert_eq!(store.locks.load(Ordering::SeqCst), 3);
 }
