@@ -23,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("auth-command", &["auth-core", "security-model"]),
     ("auth-keyring", &["auth-core", "security-model"]),
     ("auth-config", &["auth-core", "security-model"]),
+    ("auth-secrets", &["security-model"]),
     (
         "flyte-auth",
         &[
@@ -35,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth-command",
             "auth-keyring",
             "auth-config",
+            "auth-secrets",
         ],
     ),
     ("auth-cli", &["flyte-auth"]),
@@ -69,6 +71,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "auth-keyring",
         &["reqwest", "hyper"],
         "auth-keyring performs no HTTP",
+    ),
+    (
+        "auth-secrets",
+        &["tokio", "reqwest", "hyper"],
+        "auth-secrets reads variables and files only",
     ),
 ];
 

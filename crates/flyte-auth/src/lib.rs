@@ -31,6 +31,8 @@
 //!   Compiles no HTTP stack.
 //! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
 //! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
+//! - `secrets`: Flyte task secrets, resolved as flytekit's `SecretsManager` does ([`secrets`]).
+//!   Compiles no HTTP stack.
 //! - `qr`: a QR code of the device login URL in the terminal.
 //! - `full`: all of the above but `qr`.
 //!
@@ -94,6 +96,11 @@ pub use auth_keyring as keyring;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
 pub use auth_config as config;
+
+#[cfg(feature = "secrets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secrets")))]
+#[doc(inline)]
+pub use auth_secrets as secrets;
 
 pub mod blocking;
 
