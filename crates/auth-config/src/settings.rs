@@ -20,6 +20,8 @@ pub enum SecretSource {
     File(PathBuf),
     /// `FLYTE_CREDENTIALS_CLIENT_SECRET`, which holds the secret itself.
     Inline,
+    /// A Flyte 2 API key in the named variable (`FLYTE_API_KEY`, `EAGER_API_KEY`, ...).
+    ApiKey(String),
 }
 
 impl fmt::Display for SecretSource {
@@ -32,6 +34,7 @@ impl fmt::Display for SecretSource {
                 "environment variable {}",
                 vars::CREDENTIALS_CLIENT_SECRET
             ),
+            SecretSource::ApiKey(var) => write!(f, "the API key in environment variable {var}"),
         }
     }
 }

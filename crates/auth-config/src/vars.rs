@@ -34,3 +34,11 @@ pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
 pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
 /// The config file to read instead of `~/.flyte/config.yaml`.
 pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";
+/// A Flyte 2 API key (`flyte.init_from_api_key`): base64 of
+/// `endpoint:client_id:client_secret:org`. See [`ApiKey`](crate::ApiKey).
+pub const API_KEY: &str = "FLYTE_API_KEY";
+/// The API key the Union control plane injects into task pods; read before
+/// [`EAGER_API_KEY`].
+pub const UNION_EAGER_API_KEY: &str = "_UNION_EAGER_API_KEY";
+/// The API key Flyte injects into task pods (eager mode).
+pub const EAGER_API_KEY: &str = "EAGER_API_KEY";
