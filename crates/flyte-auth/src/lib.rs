@@ -105,7 +105,12 @@ pub use auth_secrets as secrets;
 pub mod blocking;
 
 #[cfg(feature = "config")]
+mod headless;
+#[cfg(feature = "config")]
 mod select;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use headless::Surroundings;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use select::{BrowserPrompt, Configured, FromConfigOptions, from_config};

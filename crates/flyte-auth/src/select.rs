@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_config::{AuthMode, Settings};
+
+use crate::headless::{Surroundings, Unattended};
 #[allow(unused_imports)]
 use auth_core::{AuthError, ClientConfigStore, CredentialStore, SharedAuthenticator};
 
@@ -18,6 +20,7 @@ pub struct FromConfigOptions {
     browser_prompt: Option<BrowserPrompt>,
     #[cfg(feature = "device")]
     device_presenter: Option<Arc<dyn auth_device::DevicePresenter>>,
+    surroundings: Option<Surroundings>,
 }
 
 /// Shows the browser login URL to the user (default: a line on stderr).
@@ -33,6 +36,7 @@ impl Default for FromConfigOptions {
             browser_prompt: None,
             #[cfg(feature = "device")]
             device_presenter: None,
+            surroundings: None,
         }
     }
 }
@@ -44,6 +48,7 @@ impl fmt::Debug for FromConfigOptions {
             .field("no_browser", &self.no_browser)
             .field("use_keyring", &self.use_keyring)
             .field("store", &self.store)
+            .field("surroundings", &self.surroundings)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +62,15 @@ impl FromConfigOptions {
     /// Allows (default) or refuses browser and device logins.
     pub fn interactive(mut self, interactive: bool) -> Self {
         self.interactive = interactive;
+        self
+    }
+
+    /// Where the process runs, instead of [`Surroundings::detect`]. In a Kubernetes pod or a
+    /// CI job with no terminal attached, a browser or device login fails at once with an
+    /// error that names the non-interactive modes, instead of waiting for a person; pass
+    /// [`Surroundings::default()`] to switch that check off.
+    pub fn surroundings(mut self, surroundings: Surroundings) -> Self {
+        self.surroundings = Some(surroundings);
         self
     }
 
@@ -114,12 +128,26 @@ pub struct Configured {
 /// `keyring` feature is on, the proxy-authorization command scoped to the Flyte host, and the
 /// TLS and proxy settings on every HTTP call. A mode whose feature is off is a configuration
 /// error naming the feature.
+///
+/// In a Kubernetes pod or CI job without a terminal ([`Surroundings::refusal`]), the browser
+/// and device flows are built non-interactive: stored or refreshable credentials still work,
+/// and a login that needs a person fails at once with an error naming the non-interactive
+/// modes.
 pub fn from_config(
     settings: &Settings,
     options: &FromConfigOptions,
 ) -> Result<Configured, AuthError> {
     let store_key = store_key(settings);
-    match settings.auth_mode {
+    let refusal = unattended_refusal(settings.auth_mode, options);
+    let unattended;
+    let options = match refusal {
+        Some(_) => {
+            unattended = options.clone().interactive(false);
+            &unattended
+        }
+        None => options,
+    };
+    let mut configured = match settings.auth_mode {
         AuthMode::ExternalCommand => external_command(settings, options, store_key),
         AuthMode::ClientSecret => client_secret(settings, options, store_key),
         AuthMode::Pkce => pkce(settings, options, store_key),
@@ -128,6 +156,22 @@ pub fn from_config(
         other => Err(AuthError::configuration(format!(
             "auth mode {other} is not supported by this build"
         ))),
+    }?;
+    if let Some(refusal) = refusal {
+        configured.authenticator = Unattended::wrap(configured.authenticator, refusal);
+    }
+    Ok(configured)
+}
+
+/// Why a flow that needs a person must not prompt here, when it is one that does and
+/// interaction was not already switched off.
+fn unattended_refusal(mode: AuthMode, options: &FromConfigOptions) -> Option<String> {
+    if !options.interactive || !matches!(mode, AuthMode::Pkce | AuthMode::DeviceFlow) {
+        return None;
+    }
+    match &options.surroundings {
+        Some(s) => s.refusal(),
+        None => Surroundings::detect().refusal(),
     }
 }
 

@@ -324,3 +324,23 @@ fn a_broken_keyring_never_fails_a_login() {
         "token still works (after a new login, in memory): {r:?}"
     );
 }
+
+#[test]
+fn a_pod_without_a_terminal_never_starts_a_browser_login() {
+    let Some(issuer) = require_issuer("a_pod_without_a_terminal_never_starts_a_browser_login")
+    else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let cfg = u.config("pkce-pod", "  authType: Pkce\n  clientId: flyte-cli\n");
+    // $BROWSER is the test browser, which would finish the login: an exit code other than 0
+    // shows that no login was started.
+    let mut c = u.command(&["--config", cfg.to_str().unwrap(), "token"]);
+    c.env("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+    let r = u.run_command(c);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    for needle in ["Kubernetes pod", "ClientSecret", "ExternalCommand"] {
+        assert!(r.stderr.contains(needle), "{needle} missing: {}", r.stderr);
+    }
+}
