@@ -20,6 +20,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "auth-clientcreds",
         &["auth-core", "auth-oauth2", "security-model"],
     ),
+    (
+        "auth-exchange",
+        &["auth-core", "auth-oauth2", "security-model"],
+    ),
     ("auth-command", &["auth-core", "security-model"]),
     ("auth-keyring", &["auth-core", "security-model"]),
     ("auth-config", &["auth-core", "security-model"]),
@@ -33,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth-pkce",
             "auth-device",
             "auth-clientcreds",
+            "auth-exchange",
             "auth-command",
             "auth-keyring",
             "auth-config",

@@ -22,6 +22,9 @@ use crate::transport::{
 /// The grant type of the device flow (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// The grant type of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// The longest device code lifetime read from a device authorization response: one day.
 ///
 /// Providers issue codes for minutes (RFC 8628 suggests 10 to 30); a larger `expires_in`
@@ -205,6 +208,34 @@ impl OAuth2Client {
         ];
         params.extend_from_slice(extra);
         self.token_request(token_endpoint, params, Resend::SingleUse, &[])
+            .await
+    }
+
+    /// Any other grant at the token endpoint: an extension grant (RFC 6749 §4.5) such as
+    /// RFC 8693 token exchange ([`TOKEN_EXCHANGE_GRANT`]). Sends `grant_type`, the `scope`
+    /// built from `scopes`, `params`, and this client's authentication.
+    ///
+    /// With `repeatable`, transient failures are retried (the grant may be sent twice);
+    /// without it, a request that may have reached the server is never resent and its error is
+    /// not retryable, as for single-use grants.
+    pub async fn extension_grant(
+        &self,
+        token_endpoint: &str,
+        grant_type: &str,
+        scopes: &[String],
+        params: &[(&str, &str)],
+        repeatable: bool,
+    ) -> Result<Credentials, AuthError> {
+        let scope = scope_param(scopes);
+        let mut all = vec![("grant_type", grant_type)];
+        push_scope_and_audience(&mut all, scope.as_deref(), None);
+        all.extend_from_slice(params);
+        let resend = if repeatable {
+            Resend::Safe
+        } else {
+            Resend::SingleUse
+        };
+        self.token_request(token_endpoint, all, resend, scopes)
             .await
     }
 

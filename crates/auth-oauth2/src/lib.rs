@@ -10,7 +10,7 @@ mod transport;
 
 pub use client::{
     ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME,
-    MAX_POLL_INTERVAL, OAuth2Client, scope_param,
+    MAX_POLL_INTERVAL, OAuth2Client, TOKEN_EXCHANGE_GRANT, scope_param,
 };
 pub use discovery::{FlyteDiscovery, IssuerDiscovery};
 pub use endpoint::check_endpoint;

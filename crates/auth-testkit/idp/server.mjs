@@ -33,6 +33,8 @@
 //   cc-special       secret `p@ss:w+rd/% &=z`, client_secret_basic (id and secret must be
 //                    form-urlencoded before base64, RFC 6749 §2.3.1; the raw secret is rejected)
 //   cc-short         secret `cc-short-secret`, client_secret_basic, access token TTL 2 s
+//   exchanger        secret `exchanger-secret`, client_secret_basic, grants client_credentials and
+//                    token exchange (RFC 8693, below)
 //   A confidential client that authenticates with the other method (Basic vs. form post) gets
 //   401 invalid_client (the provider alone accepts both).
 //
@@ -52,6 +54,14 @@
 //     with persistent storage answers it, rather than `invalid_grant` (code not found) once the
 //     in-memory store dropped the code.
 //   - clockTolerance is 0: an expired token is expired.
+//
+//   - Token exchange (RFC 8693, grant urn:ietf:params:oauth:grant-type:token-exchange, client
+//     `exchanger`): the subject token must be an access token this provider issued and that is
+//     still valid (subject_token_type ...:access_token); the answer is an RS256 JWT access
+//     token signed with the provider's key, sub = the subject token's account or client,
+//     aud = `audience` (else `resource`, else the issuer), act.sub = the exchanging client,
+//     lifetime $IDP_EXCHANGE_TTL seconds (default 3600). Anything else is invalid_grant or
+//     invalid_request.
 //
 // Extra routes (outside the provider):
 //   GET  /test/stats          {"token": {"<client_id>": n}, "device_authorization": {...}}
@@ -169,6 +179,10 @@ const CLIENTS = [
   confidentialClient('cc-post', 'cc-post-secret', 'client_secret_post'),
   confidentialClient('cc-special', 'p@ss:w+rd/% &=z', 'client_secret_basic'),
   confidentialClient('cc-short', 'cc-short-secret', 'client_secret_basic'),
+  {
+    ...confidentialClient('exchanger', 'exchanger-secret', 'client_secret_basic'),
+    grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+  },
 ];
 const AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
@@ -290,6 +304,60 @@ const provider = new Provider(ISSUER, {
     ctx.body = page('Error', `<pre id="error">${escapeHtml(JSON.stringify(out, null, 2))}</pre>`);
   },
 });
+
+// ---- token exchange (RFC 8693) -------------------------------------------------------------------
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const EXCHANGE_TTL = Number(env('IDP_EXCHANGE_TTL', '3600'));
+const signingPrivateKey = crypto.createPrivateKey({ key: signingKey, format: 'jwk' });
+
+function signJwt(payload) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'RS256', typ: 'at+jwt', kid: signingKey.kid })}.${part(payload)}`;
+  return `${input}.${crypto.sign('sha256', Buffer.from(input), signingPrivateKey).toString('base64url')}`;
+}
+
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params, client } = ctx.oidc;
+  ctx.set('cache-control', 'no-store');
+  const fail = (error, description) => {
+    ctx.status = 400;
+    ctx.body = { error, error_description: description };
+  };
+  if (!params.subject_token || !params.subject_token_type) {
+    fail('invalid_request', 'subject_token and subject_token_type are required');
+    return;
+  }
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    fail('invalid_request', `unsupported subject_token_type ${params.subject_token_type}`);
+    return;
+  }
+  const found = (await provider.ClientCredentials.find(params.subject_token))
+    ?? (await provider.AccessToken.find(params.subject_token));
+  if (!found || found.isExpired) {
+    fail('invalid_grant', 'the subject token is not a valid access token of this issuer');
+    return;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    iss: ISSUER,
+    sub: found.accountId ?? found.clientId,
+    aud: params.audience || params.resource || ISSUER,
+    client_id: client.clientId,
+    act: { sub: client.clientId },
+    iat: now,
+    exp: now + EXCHANGE_TTL,
+    jti: crypto.randomUUID(),
+  };
+  if (params.scope) payload.scope = params.scope;
+  ctx.body = {
+    access_token: signJwt(payload),
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: EXCHANGE_TTL,
+  };
+}, ['subject_token', 'subject_token_type', 'audience', 'resource', 'scope', 'requested_token_type', 'actor_token', 'actor_token_type']);
 
 function escapeHtml(value) {
   return String(value).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -441,10 +509,13 @@ provider.use(async (ctx, next) => {
     return;
   }
 
-  if (form.has('audience') && !form.has('resource')) {
-    form.set('resource', form.get('audience'));
+  // Token exchange keeps its own `audience` parameter (RFC 8693 §2.1).
+  if (form.get('grant_type') !== TOKEN_EXCHANGE) {
+    if (form.has('audience') && !form.has('resource')) {
+      form.set('resource', form.get('audience'));
+    }
+    form.delete('audience');
   }
-  form.delete('audience');
   if (ctx.is('application/x-www-form-urlencoded')) {
     ctx.request.body = form.toString();
   }

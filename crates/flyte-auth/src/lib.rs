@@ -27,6 +27,8 @@
 //! - `pkce`: browser login, authorization code + PKCE ([`pkce`]).
 //! - `device`: device authorization grant for headless terminals ([`device`]).
 //! - `clientcreds`: client credentials grant for services ([`clientcreds`]).
+//! - `exchange`: token exchange (RFC 8693) of a workload's token, such as a Kubernetes
+//!   service-account token, for one with the Flyte audience ([`exchange`]).
 //! - `command`: a token printed by an external command; proxy authorization ([`command`]).
 //!   Compiles no HTTP stack.
 //! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
@@ -59,10 +61,20 @@ pub use auth_core::{
 #[doc(inline)]
 pub use security_model as models;
 
-#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+#[cfg(any(
+    feature = "pkce",
+    feature = "device",
+    feature = "clientcreds",
+    feature = "exchange"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "pkce", feature = "device", feature = "clientcreds")))
+    doc(cfg(any(
+        feature = "pkce",
+        feature = "device",
+        feature = "clientcreds",
+        feature = "exchange"
+    )))
 )]
 #[doc(inline)]
 pub use auth_oauth2 as oauth2;
@@ -96,6 +108,11 @@ pub use auth_keyring as keyring;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 #[doc(inline)]
 pub use auth_config as config;
+
+#[cfg(feature = "exchange")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exchange")))]
+#[doc(inline)]
+pub use auth_exchange as exchange;
 
 #[cfg(feature = "secrets")]
 #[cfg_attr(docsrs, doc(cfg(feature = "secrets")))]
