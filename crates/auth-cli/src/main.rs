@@ -24,6 +24,10 @@ struct Cli {
     /// Flyte admin endpoint (overrides admin.endpoint and FLYTE_PLATFORM_URL).
     #[arg(long, global = true, value_name = "HOST")]
     endpoint: Option<String>,
+    /// A plain OAuth 2.0 / OpenID Connect issuer to discover the endpoints from, instead of a
+    /// Flyte endpoint (overrides admin.issuer and FLYTE_CREDENTIALS_ISSUER).
+    #[arg(long, global = true, value_name = "URL")]
+    issuer: Option<String>,
     /// Authentication flow: Pkce, DeviceFlow, ClientSecret or ExternalCommand.
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_auth_mode)]
     auth_mode: Option<AuthMode>,
@@ -93,8 +97,11 @@ fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
     s.parse::<AuthMode>().map_err(|e| e.to_string())
 }
 
-/// A token this close to expiry counts as expired, as in the token engine (its hard skew).
-const VALID_SKEW: std::time::Duration = std::time::Duration::from_secs(10);
+/// Whether stored credentials count as valid: the token engine's own rule, so that `status`
+/// and `token` agree (the skew shrinks for short-lived tokens).
+fn is_valid(credentials: &Credentials, now: SystemTime) -> bool {
+    credentials.is_usable_at(now, flyte_auth::core::DEFAULT_HARD_SKEW)
+}
 
 /// Exit codes of DESIGN.md §5.
 mod exit {
@@ -223,6 +230,7 @@ fn load_settings(cli: &Cli) -> Result<Settings, Failure> {
         insecure: cli.insecure.then_some(true),
         ca_cert_file_path: cli.ca_cert.clone(),
         insecure_skip_verify: cli.insecure_skip_verify.then_some(true),
+        issuer: cli.issuer.clone(),
     };
     Ok(Loader::new()
         .config_path(cli.config.clone())
@@ -261,10 +269,9 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
     let auth = &configured.authenticator;
     match cli.command {
         Command::Login => {
-            // Start from a clean slate. A store that cannot delete has already logged why;
-            // it must not stop the login (the new credentials overwrite the old ones).
-            let _ = auth.clear().await;
-            let creds = auth.credentials().await?;
+            // The full flow, whatever is stored; the stored credentials are replaced only when
+            // it succeeded, so a login that fails (browser closed, time-out) loses nothing.
+            let creds = auth.login().await?;
             let summary = summary(&configured, &settings, Some(&creds));
             match cli.output {
                 Output::Json => println!("{summary}"),
@@ -311,9 +318,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Status => {
             let stored = auth.stored_credentials().await?;
             let now = SystemTime::now();
-            let valid = stored
-                .as_ref()
-                .is_some_and(|c| !c.is_expired_at(now, VALID_SKEW));
+            let valid = stored.as_ref().is_some_and(|c| is_valid(c, now));
             match cli.output {
                 Output::Json => println!("{}", summary(&configured, &settings, stored.as_ref())),
                 Output::Text => print_status(&configured, &settings, stored.as_ref(), valid),
@@ -367,7 +372,7 @@ fn summary(
     serde_json::json!({
         "endpoint": configured.store_key,
         "flow": settings.auth_mode.to_string(),
-        "logged_in": creds.is_some_and(|c| !c.is_expired_at(now, VALID_SKEW)),
+        "logged_in": creds.is_some_and(|c| is_valid(c, now)),
         "expires_at": creds.and_then(Credentials::expires_at).map(timefmt::rfc3339),
         "expires_in_secs": creds.and_then(Credentials::expires_at).and_then(|t| t.duration_since(now).ok()).map(|d| d.as_secs()),
         "scopes": creds.map(|c| c.scopes().to_vec()).unwrap_or_default(),
@@ -446,6 +451,8 @@ async fn show_config(
         "client_secret_source": settings.client_secret_source.as_ref().map(|s| s.to_string()),
         "scopes": settings.scopes,
         "audience": settings.audience,
+        "client_auth_method": settings.client_auth_method.map(|m| m.to_string()),
+        "issuer": settings.issuer,
         "command": settings.command,
         "proxy_command": settings.proxy_command,
         "token_url": settings.token_url,

@@ -87,7 +87,7 @@ pub struct ClientCredentialsBuilder {
     config_store: Option<Arc<dyn ClientConfigStore>>,
     scopes: Option<Vec<String>>,
     audience: Option<String>,
-    auth_method: ClientAuthMethod,
+    auth_method: Option<ClientAuthMethod>,
     header_key: Option<String>,
     transport: Option<TransportOptions>,
     http: Option<HttpClient>,
@@ -165,10 +165,13 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// How the secret is sent: [`ClientAuthMethod::Basic`] (the default) or
-    /// [`ClientAuthMethod::Post`].
+    /// How the secret is sent, always: [`ClientAuthMethod::Basic`] or
+    /// [`ClientAuthMethod::Post`]. Not set, the client negotiates: Basic unless the
+    /// provider's metadata advertises only `client_secret_post`, and post once when Basic is
+    /// refused (see [`OAuth2Client::with_negotiated_client_secret`]); the method that worked
+    /// is kept for the life of the authenticator.
     pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
+        self.auth_method = Some(method);
         self
     }
 
@@ -259,12 +262,14 @@ impl ClientCredentialsBuilder {
                 HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::Invalid)?
             }
         };
-        let method = match self.auth_method {
-            ClientAuthMethod::None => ClientAuthMethod::Basic,
-            m => m,
+        let client = OAuth2Client::new(http, client_id.clone());
+        let client = match self.auth_method {
+            None => client.with_negotiated_client_secret(secret),
+            Some(ClientAuthMethod::None) => {
+                client.with_client_secret(Some(secret), ClientAuthMethod::Basic)
+            }
+            Some(method) => client.with_client_secret(Some(secret), method),
         };
-        let client =
-            OAuth2Client::new(http, client_id.clone()).with_client_secret(Some(secret), method);
         let store_key = self.store_key.unwrap_or_else(|| match &endpoint {
             Endpoint::Static(url) => url.clone(),
             Endpoint::Store(_) => format!("client-credentials:{client_id}"),
@@ -329,9 +334,12 @@ impl ClientCredentialsSource {
                     scopes,
                     audience,
                     header_key,
+                    token_endpoint_auth_methods_supported,
                     ..
                 } = store.client_config().await?;
                 let _ = self.discovered_header_key.set(header_key);
+                self.client
+                    .use_advertised_methods(&token_endpoint_auth_methods_supported);
                 // A static endpoint was checked by the builder; a discovered one is checked
                 // here, before the client secret is sent to it.
                 check_endpoint(

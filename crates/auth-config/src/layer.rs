@@ -8,7 +8,7 @@ use std::time::Duration;
 use auth_core::ClientSecret;
 
 use crate::error::{ConfigError, Origin};
-use crate::mode::AuthMode;
+use crate::mode::{AuthMode, ClientAuthMethod};
 use crate::parse::{
     BOOL_EXPECTED, DURATION_EXPECTED, parse_bool, parse_go_duration, shorten, split_list,
     split_scopes, strip_dns,
@@ -32,6 +32,8 @@ pub(crate) struct Layer {
     pub(crate) client_secret: Option<ClientSecret>,
     pub(crate) scopes: Option<Vec<String>>,
     pub(crate) audience: Option<String>,
+    pub(crate) client_auth_method: Option<ClientAuthMethod>,
+    pub(crate) issuer: Option<String>,
     pub(crate) command: Option<Vec<String>>,
     pub(crate) proxy_command: Option<Vec<String>>,
     pub(crate) token_url: Option<String>,
@@ -61,6 +63,8 @@ impl Layer {
             client_secret: self.client_secret.or(lower.client_secret),
             scopes: self.scopes.or(lower.scopes),
             audience: self.audience.or(lower.audience),
+            client_auth_method: self.client_auth_method.or(lower.client_auth_method),
+            issuer: self.issuer.or(lower.issuer),
             command: self.command.or(lower.command),
             proxy_command: self.proxy_command.or(lower.proxy_command),
             token_url: self.token_url.or(lower.token_url),
@@ -102,6 +106,11 @@ impl Layer {
             client_secret: None,
             scopes: file.scopes("scopes")?,
             audience: file.text("audience")?,
+            client_auth_method: file
+                .text("clientAuthMethod")?
+                .map(|s| parse_auth_method(&s, file.origin("clientAuthMethod")))
+                .transpose()?,
+            issuer: file.text("issuer")?,
             command: file.argv("command")?,
             proxy_command: file.argv("proxyCommand")?,
             token_url: file.text("tokenUrl")?,
@@ -156,6 +165,13 @@ impl Layer {
                 .text(vars::CREDENTIALS_SCOPES)
                 .map(|s| split_scopes([s.as_str()])),
             audience: env.text(vars::CREDENTIALS_AUDIENCE),
+            client_auth_method: env
+                .text(vars::CREDENTIALS_CLIENT_AUTH_METHOD)
+                .map(|s| {
+                    parse_auth_method(&s, EnvReader::origin(vars::CREDENTIALS_CLIENT_AUTH_METHOD))
+                })
+                .transpose()?,
+            issuer: env.text(vars::CREDENTIALS_ISSUER),
             command: env
                 .text(vars::CREDENTIALS_COMMAND)
                 .map(|s| split_list(&s))
@@ -179,6 +195,14 @@ fn parse_mode(value: &str, origin: Origin) -> Result<AuthMode, ConfigError> {
     value
         .parse()
         .map_err(|source| ConfigError::UnknownAuthMode { origin, source })
+}
+
+fn parse_auth_method(value: &str, origin: Origin) -> Result<ClientAuthMethod, ConfigError> {
+    value.parse().map_err(|()| ConfigError::InvalidValue {
+        origin,
+        value: shorten(value),
+        expected: "client_secret_basic or client_secret_post".to_owned(),
+    })
 }
 
 fn duration(value: &str, origin: impl FnOnce() -> Origin) -> Result<Duration, ConfigError> {

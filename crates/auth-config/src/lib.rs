@@ -14,6 +14,6 @@ mod yaml;
 pub use api_key::{ApiKey, ApiKeyError};
 pub use error::{ConfigError, FileSource, Origin};
 pub use loader::{Loader, Overrides, find_config_file};
-pub use mode::{AuthMode, ParseAuthModeError};
+pub use mode::{AuthMode, ClientAuthMethod, ParseAuthModeError};
 pub use parse::format_go_duration;
 pub use settings::{SecretSource, Settings, redact_url_userinfo};

@@ -56,6 +56,8 @@ pub struct Overrides {
     pub ca_cert_file_path: Option<PathBuf>,
     /// `--insecure-skip-verify`.
     pub insecure_skip_verify: Option<bool>,
+    /// `--issuer`: discover from this OAuth 2.0 / OpenID Connect issuer.
+    pub issuer: Option<String>,
 }
 
 impl Overrides {
@@ -91,6 +93,12 @@ impl Overrides {
     /// Overrides `insecureSkipVerify`.
     pub fn with_insecure_skip_verify(mut self, skip: bool) -> Self {
         self.insecure_skip_verify = Some(skip);
+        self
+    }
+
+    /// Overrides `issuer`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
         self
     }
 }
@@ -351,6 +359,8 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
         client_secret_source,
         scopes: layer.scopes,
         audience: layer.audience,
+        client_auth_method: layer.client_auth_method,
+        issuer: layer.issuer,
         command: layer.command,
         proxy_command: layer.proxy_command,
         token_url: layer.token_url,
@@ -450,5 +460,8 @@ fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {
     }
     if let Some(skip) = overrides.insecure_skip_verify {
         settings.insecure_skip_verify = skip;
+    }
+    if let Some(issuer) = overrides.issuer.as_deref().map(str::trim) {
+        settings.issuer = Some(issuer.to_owned()).filter(|i| !i.is_empty());
     }
 }

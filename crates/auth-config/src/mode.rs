@@ -157,3 +157,45 @@ mod tests {
         assert!("".parse::<AuthMode>().is_err());
     }
 }
+
+/// How a client secret is sent to the token endpoint (`admin.clientAuthMethod`,
+/// `FLYTE_CREDENTIALS_CLIENT_AUTH_METHOD`). Parsing ignores case and accepts the RFC 8414
+/// names and the short forms `basic` and `post`.
+///
+/// ```
+/// use auth_config::ClientAuthMethod;
+///
+/// assert_eq!("client_secret_post".parse(), Ok(ClientAuthMethod::SecretPost));
+/// assert_eq!("Basic".parse(), Ok(ClientAuthMethod::SecretBasic));
+/// assert_eq!(ClientAuthMethod::SecretPost.to_string(), "client_secret_post");
+/// assert!("private_key_jwt".parse::<ClientAuthMethod>().is_err());
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: HTTP Basic authentication.
+    SecretBasic,
+    /// `client_secret_post`: the secret in the request body.
+    SecretPost,
+}
+
+impl FromStr for ClientAuthMethod {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "client_secret_basic" | "basic" => Ok(ClientAuthMethod::SecretBasic),
+            "client_secret_post" | "post" => Ok(ClientAuthMethod::SecretPost),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClientAuthMethod::SecretBasic => "client_secret_basic",
+            ClientAuthMethod::SecretPost => "client_secret_post",
+        })
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use auth_core::ClientSecret;
 
-use crate::mode::AuthMode;
+use crate::mode::{AuthMode, ClientAuthMethod};
 use crate::parse::format_go_duration;
 use crate::vars;
 
@@ -70,6 +70,12 @@ pub struct Settings {
     pub scopes: Option<Vec<String>>,
     /// The `audience` parameter (Auth0 and others).
     pub audience: Option<String>,
+    /// How the client secret is sent; `None`: Basic unless the provider advertises only
+    /// `client_secret_post`, falling back to post once when Basic is refused.
+    pub client_auth_method: Option<ClientAuthMethod>,
+    /// A plain OAuth 2.0 / OpenID Connect issuer: the endpoints are discovered from it
+    /// (RFC 8414, then OpenID Connect discovery) instead of from the Flyte endpoint.
+    pub issuer: Option<String>,
     /// The external command's argv, for [`AuthMode::ExternalCommand`].
     pub command: Option<Vec<String>>,
     /// The argv of a command that prints a proxy-authorization token.
@@ -145,6 +151,11 @@ impl Settings {
             ("clientSecret", secret),
             ("scopes", list(&self.scopes)),
             ("audience", self.audience.clone()),
+            (
+                "clientAuthMethod",
+                self.client_auth_method.map(|m| m.to_string()),
+            ),
+            ("issuer", self.issuer.clone()),
             ("command", list(&self.command)),
             ("proxyCommand", list(&self.proxy_command)),
             ("tokenUrl", self.token_url.clone()),
@@ -201,6 +212,8 @@ impl fmt::Debug for Settings {
             .field("client_secret", &self.client_secret)
             .field("client_secret_source", &self.client_secret_source)
             .field("scopes", &self.scopes)
+            .field("client_auth_method", &self.client_auth_method)
+            .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("command", &self.command)
             .field("proxy_command", &self.proxy_command)

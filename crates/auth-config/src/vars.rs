@@ -28,6 +28,12 @@ pub const CREDENTIALS_CLIENT_SECRET_ENV_VAR: &str = "FLYTE_CREDENTIALS_CLIENT_SE
 pub const CREDENTIALS_SCOPES: &str = "FLYTE_CREDENTIALS_SCOPES";
 /// The audience parameter (`admin.audience`).
 pub const CREDENTIALS_AUDIENCE: &str = "FLYTE_CREDENTIALS_AUDIENCE";
+/// How the client secret is sent: `client_secret_basic` or `client_secret_post`
+/// (`admin.clientAuthMethod`, not a flytekit key).
+pub const CREDENTIALS_CLIENT_AUTH_METHOD: &str = "FLYTE_CREDENTIALS_CLIENT_AUTH_METHOD";
+/// A plain OAuth 2.0 / OpenID Connect issuer to discover the endpoints from, instead of the
+/// Flyte endpoint (`admin.issuer`, not a flytekit key).
+pub const CREDENTIALS_ISSUER: &str = "FLYTE_CREDENTIALS_ISSUER";
 /// The external command's argv, comma-separated (`admin.command`).
 pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
 /// The proxy-authorization command's argv, comma-separated (`admin.proxyCommand`).

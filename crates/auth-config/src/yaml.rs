@@ -58,6 +58,8 @@ const ADMIN_KEYS: &[(&str, Shape)] = &[
     ("clientSecretEnvVar", Shape::Text),
     ("scopes", Shape::List),
     ("audience", Shape::Text),
+    ("clientAuthMethod", Shape::Text),
+    ("issuer", Shape::Text),
     ("command", Shape::List),
     ("proxyCommand", Shape::List),
     ("tokenUrl", Shape::Text),

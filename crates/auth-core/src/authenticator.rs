@@ -87,6 +87,16 @@ pub trait Authenticator: Send + Sync + Debug {
     async fn clear(&self) -> Result<(), AuthError> {
         Ok(())
     }
+
+    /// Acquires new credentials the full way now (a browser or device login, a client
+    /// credentials grant, a command run) and replaces the stored ones only when that
+    /// succeeded: a login that fails leaves the credentials it found as they were.
+    ///
+    /// The default drops the current token and gets another
+    /// ([`refresh_credentials`](Self::refresh_credentials)).
+    async fn login(&self) -> Result<Credentials, AuthError> {
+        self.refresh_credentials().await
+    }
 }
 
 /// A cheap-to-clone, shareable `Authenticator`.
@@ -195,6 +205,12 @@ macro_rules! forward_authenticator {
                     $crate::AuthError,
                 > {
                     self.$field.stored_credentials().await
+                }
+
+                async fn login(
+                    &self,
+                ) -> ::core::result::Result<$crate::Credentials, $crate::AuthError> {
+                    self.$field.login().await
                 }
 
                 async fn clear(&self) -> ::core::result::Result<(), $crate::AuthError> {

@@ -38,6 +38,9 @@ pub struct ClientConfig {
     /// (RFC 9207 §3): its authorization responses always carry `iss`, so a browser login
     /// refuses a redirect without one (a mix-up attack). False by default and when unknown.
     pub authorization_response_iss_parameter_supported: bool,
+    /// The client authentication methods the token endpoint advertises
+    /// (`token_endpoint_auth_methods_supported`, RFC 8414); empty when unknown.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +56,7 @@ impl Default for ClientConfig {
             audience: None,
             issuer: None,
             authorization_response_iss_parameter_supported: false,
+            token_endpoint_auth_methods_supported: Vec::new(),
         }
     }
 }

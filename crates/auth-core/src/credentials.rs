@@ -23,9 +23,15 @@ struct Inner {
     id_token: Option<IdToken>,
     token_type: Arc<str>,
     expires_at: Option<SystemTime>,
+    issued_at: Option<SystemTime>,
     scopes: Arc<[String]>,
     endpoint: Option<Arc<str>>,
 }
+
+/// How close to its expiry a token stops being handed out, by default: 10 seconds, shrunk
+/// for short-lived tokens (see [`Credentials::hard_deadline`]). The token engine, the
+/// command's `status` and the keyring cache all use it.
+pub const DEFAULT_HARD_SKEW: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,6 +42,7 @@ impl std::fmt::Debug for Credentials {
             .field("id_token", &i.id_token)
             .field("token_type", &i.token_type)
             .field("expires_at", &i.expires_at)
+            .field("issued_at", &i.issued_at)
             .field("scopes", &i.scopes)
             .field("endpoint", &i.endpoint)
             .finish()
@@ -52,6 +59,7 @@ impl Credentials {
                 id_token: None,
                 token_type: Arc::from("Bearer"),
                 expires_at: None,
+                issued_at: None,
                 scopes: Arc::from(Vec::new()),
                 endpoint: None,
             }),
@@ -90,15 +98,35 @@ impl Credentials {
         self.edit(|i| i.expires_at = expires_at)
     }
 
+    /// Sets when the token was issued (or obtained, when the issuer does not say). With the
+    /// expiry it gives the token's lifetime, which shrinks the hard skew for short-lived
+    /// tokens.
+    pub fn with_issued_at(self, issued_at: Option<SystemTime>) -> Self {
+        self.edit(|i| i.issued_at = issued_at)
+    }
+
     /// Sets the expiry the way DESIGN.md §2 says: from `expires_in` seconds after `now` when
     /// given, else from the access token's JWT `exp` claim (read without verification), else
-    /// unknown.
+    /// unknown. The issue time is `now` (or the JWT's `iat`, when the expiry came from it).
     pub fn with_expiry_from(self, expires_in: Option<u64>, now: SystemTime) -> Self {
-        let at = match expires_in {
-            Some(secs) => now.checked_add(Duration::from_secs(secs)),
-            None => jwt_expiry(self.inner.access_token.secret()),
+        let (at, issued) = match expires_in {
+            Some(secs) => (now.checked_add(Duration::from_secs(secs)), Some(now)),
+            None => {
+                let claims = jwt_claims(self.inner.access_token.secret());
+                let claim = |name: &str| claims.as_ref().and_then(|c| claim_time(c.get(name)?));
+                match claim("exp") {
+                    Some(exp) => (
+                        Some(exp),
+                        claim("iat").filter(|iat| *iat <= exp).or(Some(now)),
+                    ),
+                    None => (None, None),
+                }
+            }
         };
-        self.edit(|i| i.expires_at = at)
+        self.edit(|i| {
+            i.expires_at = at;
+            i.issued_at = issued;
+        })
     }
 
     /// Sets the granted scopes.
@@ -156,6 +184,11 @@ impl Credentials {
         self.inner.endpoint.as_deref()
     }
 
+    /// When the token was issued or obtained, if known.
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.inner.issued_at
+    }
+
     /// Whether the access token is expired at `now`, allowing `skew` of clock difference.
     /// Credentials without a known expiry never count as expired.
     pub fn is_expired_at(&self, now: SystemTime, skew: Duration) -> bool {
@@ -163,6 +196,27 @@ impl Credentials {
             Some(at) => now + skew >= at,
             None => false,
         }
+    }
+
+    /// The time from which this token is no longer handed out: `skew` before its expiry,
+    /// shrunk to a quarter of the token's lifetime when that is shorter (a 2-second token is
+    /// usable for 1.5 s, not never). The lifetime is known from [`issued_at`](Self::issued_at);
+    /// without it the whole `skew` applies. `None` when the expiry is unknown.
+    ///
+    /// The one validity rule: the token engine, the command's `status` and the stores use it.
+    pub fn hard_deadline(&self, skew: Duration) -> Option<SystemTime> {
+        let at = self.inner.expires_at?;
+        let skew = match self.inner.issued_at.map(|i| at.duration_since(i)) {
+            Some(Ok(life)) => skew.min(life / 4),
+            _ => skew,
+        };
+        Some(at.checked_sub(skew).unwrap_or(at))
+    }
+
+    /// Whether the token may still be handed out at `now` (before its
+    /// [`hard_deadline`](Self::hard_deadline)). Tokens of unknown expiry are usable.
+    pub fn is_usable_at(&self, now: SystemTime, skew: Duration) -> bool {
+        self.hard_deadline(skew).is_none_or(|d| now < d)
     }
 
     /// Merges a refresh response into the previous credentials: a response without a refresh
@@ -210,9 +264,13 @@ pub fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Val
 
 /// The `exp` claim of a JWT as an absolute time, read without verification.
 pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
-    let exp = jwt_claims(token)?.get("exp")?.as_f64()?;
-    // Untrusted input: a huge or negative `exp` means "unknown", never a panic.
-    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(exp).ok()?)
+    claim_time(jwt_claims(token)?.get("exp")?)
+}
+
+/// A NumericDate claim (`exp`, `iat`) as an absolute time.
+fn claim_time(value: &serde_json::Value) -> Option<SystemTime> {
+    // Untrusted input: a huge or negative time means "unknown", never a panic.
+    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(value.as_f64()?).ok()?)
 }
 
 #[cfg(test)]

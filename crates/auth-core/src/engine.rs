@@ -50,6 +50,9 @@ pub enum AcquireReason {
     RefreshAhead,
     /// A server rejected the current token.
     Rejected,
+    /// An explicit login ([`TokenEngine::login`]): the full flow runs whatever is cached
+    /// or stored.
+    Login,
 }
 
 /// What a [`TokenSource`] is told about an acquisition.
@@ -184,7 +187,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             refresh_window: None,
-            hard_skew: Duration::from_secs(10),
+            hard_skew: crate::credentials::DEFAULT_HARD_SKEW,
             min_refresh_interval: Duration::from_secs(1),
             interactive: true,
             retry: RetryPolicy::default(),
@@ -305,6 +308,7 @@ type FlightResult = Option<Result<Credentials, AuthError>>;
 
 struct Flight {
     id: u64,
+    reason: AcquireReason,
     result: watch::Receiver<FlightResult>,
     abort: AbortHandle,
     waiters: Arc<AtomicUsize>,
@@ -421,8 +425,35 @@ impl TokenEngine {
             return Ok(Some(c));
         }
         match &self.inner.options.store {
-            Some(store) => store.load(&self.inner.options.store_key).await,
+            Some(store) => {
+                runtime()?;
+                store.load(&self.inner.options.store_key).await
+            }
             None => Ok(None),
+        }
+    }
+
+    /// Runs the full flow now (a browser or device login, a client credentials grant, a
+    /// command), whatever is cached or stored, and replaces the stored credentials only when
+    /// it succeeded: a login that fails (browser closed, time-out, network) leaves the
+    /// credentials as they were. Concurrent logins share one flow; an acquisition already in
+    /// flight (a refresh) finishes first.
+    pub async fn login(&self) -> Result<Credentials, AuthError> {
+        loop {
+            let (rx, guard, is_login) = {
+                let mut state = self.inner.lock();
+                if state.flight.is_none() {
+                    self.inner
+                        .start_flight(&mut state, AcquireReason::Login, false)?;
+                }
+                let (rx, guard, reason) = self.inner.join(&mut state)?;
+                (rx, guard, reason == AcquireReason::Login)
+            };
+            let outcome = wait(rx, guard).await;
+            if is_login {
+                return outcome;
+            }
+            // Another acquisition was in flight (a refresh): it has finished; now log in.
         }
     }
 
@@ -438,7 +469,10 @@ impl TokenEngine {
             self.inner.current.store(None);
         }
         match &self.inner.options.store {
-            Some(store) => store.delete(&self.inner.options.store_key).await,
+            Some(store) => {
+                runtime()?;
+                store.delete(&self.inner.options.store_key).await
+            }
             None => Ok(()),
         }
     }
@@ -449,6 +483,7 @@ impl TokenEngine {
     /// from the store with the configured or default key).
     pub async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
         if self.inner.source.header_key().is_none()
+            && runtime().is_ok()
             && let Err(e) = self.inner.source.prepare().await
         {
             tracing::debug!(error = %e, "could not resolve the configuration for the header key");
@@ -504,6 +539,41 @@ impl Authenticator for TokenEngine {
     async fn clear(&self) -> Result<(), AuthError> {
         TokenEngine::clear(self).await
     }
+
+    async fn login(&self) -> Result<Credentials, AuthError> {
+        TokenEngine::login(self).await
+    }
+}
+
+/// The tokio runtime acquisitions run on. Outside one there is none: an error that says what
+/// to do instead of the panic `tokio::spawn` would cause.
+fn runtime() -> Result<tokio::runtime::Handle, AuthError> {
+    tokio::runtime::Handle::try_current().map_err(|_| {
+        AuthError::configuration(
+            "flyte-auth needs a tokio runtime to acquire or store credentials: call it from async \
+             code running on tokio, or from synchronous code through \
+             flyte_auth::blocking::BlockingAuthenticator",
+        )
+    })
+}
+
+/// Waits for the flight a caller joined and returns its result, shared by every waiter.
+async fn wait(
+    mut rx: watch::Receiver<FlightResult>,
+    guard: WaiterGuard,
+) -> Result<Credentials, AuthError> {
+    let outcome = match rx.wait_for(Option::is_some).await {
+        Ok(value) => value.clone().unwrap_or_else(|| {
+            Err(AuthError::cancelled(
+                "the acquisition ended without a result",
+            ))
+        }),
+        Err(_) => Err(AuthError::cancelled(
+            "the acquisition was cancelled (its authenticator was dropped or cleared)",
+        )),
+    };
+    drop(guard);
+    outcome
 }
 
 /// Decrements the waiter count when a caller stops waiting; the last one out cancels a
@@ -542,30 +612,61 @@ impl Inner {
             return;
         }
         tracing::debug!("token inside the refresh-ahead window; refreshing in the background");
-        self.start_flight(&mut state, AcquireReason::RefreshAhead, true);
+        if let Err(e) = self.start_flight(&mut state, AcquireReason::RefreshAhead, true) {
+            // Outside a runtime the current token is still served; the caller learns of the
+            // missing runtime at the hard deadline.
+            tracing::debug!(error = %e, "could not refresh ahead");
+        }
     }
 
-    fn start_flight(self: &Arc<Self>, state: &mut State, reason: AcquireReason, background: bool) {
+    fn start_flight(
+        self: &Arc<Self>,
+        state: &mut State,
+        reason: AcquireReason,
+        background: bool,
+    ) -> Result<(), AuthError> {
+        let runtime = runtime()?;
         let (tx, rx) = watch::channel(None);
         let id = state.next_flight_id;
         state.next_flight_id += 1;
         let inner = Arc::clone(self);
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             let result = inner.run(reason).await;
             inner.finish(id, reason, &result);
             let _ = tx.send(Some(result));
         });
         state.flight = Some(Flight {
             id,
+            reason,
             result: rx,
             abort: task.abort_handle(),
             waiters: Arc::new(AtomicUsize::new(0)),
             background,
         });
+        Ok(())
+    }
+
+    /// Joins the flight in progress as a waiter.
+    fn join(
+        self: &Arc<Self>,
+        state: &mut State,
+    ) -> Result<(watch::Receiver<FlightResult>, WaiterGuard, AcquireReason), AuthError> {
+        let Some(flight) = state.flight.as_mut() else {
+            return Err(AuthError::cancelled("the acquisition could not be started"));
+        };
+        // A caller now waits for it: a background refresh becomes a foreground one.
+        flight.background = false;
+        flight.waiters.fetch_add(1, Ordering::AcqRel);
+        let guard = WaiterGuard {
+            inner: Arc::clone(self),
+            flight_id: flight.id,
+            waiters: Arc::clone(&flight.waiters),
+        };
+        Ok((flight.result.clone(), guard, flight.reason))
     }
 
     async fn acquire(self: &Arc<Self>, reason: AcquireReason) -> Result<Credentials, AuthError> {
-        let (mut rx, guard) = {
+        let (rx, guard) = {
             let mut state = self.lock();
             if state.flight.is_none() {
                 // An acquisition may have finished between the caller's look at the cache and
@@ -576,33 +677,12 @@ impl Inner {
                 {
                     return Ok(entry.credentials.clone());
                 }
-                self.start_flight(&mut state, reason, false);
+                self.start_flight(&mut state, reason, false)?;
             }
-            let Some(flight) = state.flight.as_mut() else {
-                return Err(AuthError::cancelled("the acquisition could not be started"));
-            };
-            // A caller now waits for it: a background refresh becomes a foreground one.
-            flight.background = false;
-            flight.waiters.fetch_add(1, Ordering::AcqRel);
-            let guard = WaiterGuard {
-                inner: Arc::clone(self),
-                flight_id: flight.id,
-                waiters: Arc::clone(&flight.waiters),
-            };
-            (flight.result.clone(), guard)
+            let (rx, guard, _) = self.join(&mut state)?;
+            (rx, guard)
         };
-        let outcome = match rx.wait_for(Option::is_some).await {
-            Ok(value) => value.clone().unwrap_or_else(|| {
-                Err(AuthError::cancelled(
-                    "the acquisition ended without a result",
-                ))
-            }),
-            Err(_) => Err(AuthError::cancelled(
-                "the acquisition was cancelled (its authenticator was dropped or cleared)",
-            )),
-        };
-        drop(guard);
-        outcome
+        wait(rx, guard).await
     }
 
     /// Bookkeeping after an acquisition, before its waiters are woken.
@@ -638,6 +718,10 @@ impl Inner {
 
     /// One acquisition: store, refresh grant, full flow.
     async fn run(self: &Arc<Self>, reason: AcquireReason) -> Result<Credentials, AuthError> {
+        if reason == AcquireReason::Login {
+            // What is cached or stored stays in place until the new login succeeded.
+            return self.full_flow(reason, None, None).await;
+        }
         let mut previous = {
             let state = self.lock();
             state
@@ -651,8 +735,7 @@ impl Inner {
             && let Some(stored) = self.load_from_store().await
         {
             let now = self.options.clock.now();
-            if !stored.is_expired_at(now, self.options.hard_skew)
-                && reason != AcquireReason::Rejected
+            if stored.is_usable_at(now, self.options.hard_skew) && reason != AcquireReason::Rejected
             {
                 tracing::debug!("using credentials from the credential store");
                 self.install(stored.clone(), now, false);
@@ -661,6 +744,7 @@ impl Inner {
             previous = Some(stored);
         }
 
+        let mut refresh_rejected = None;
         if let Some(prev) = previous.as_ref()
             && let Some(refresh_token) = prev.refresh_token()
         {
@@ -673,11 +757,11 @@ impl Inner {
                     return Ok(self.accept(new, reason).await);
                 }
                 Ok(None) => {}
-                Err(e) if e.is_invalid_grant() => {
+                Err(e) if e.is_grant_rejected() => {
                     tracing::info!(error = %e, "the refresh token was rejected; a new login is needed");
                     let kept = prev.clone().without_refresh_token();
                     let now = self.options.clock.now();
-                    if kept.is_expired_at(now, self.options.hard_skew) {
+                    if !kept.is_usable_at(now, self.options.hard_skew) {
                         self.delete_from_store().await;
                     } else if reason == AcquireReason::RefreshAhead && self.source.is_interactive()
                     {
@@ -694,22 +778,35 @@ impl Inner {
                         return Ok(kept);
                     }
                     previous = Some(kept);
+                    refresh_rejected = Some(e);
                 }
                 Err(e) => return Err(e),
             }
         }
+        self.full_flow(reason, previous.as_ref(), refresh_rejected.as_ref())
+            .await
+    }
 
+    /// The full flow (browser, device, grant, command), under the interaction policy.
+    async fn full_flow(
+        &self,
+        reason: AcquireReason,
+        previous: Option<&Credentials>,
+        refresh_rejected: Option<&AuthError>,
+    ) -> Result<Credentials, AuthError> {
         let interactive = self.source.is_interactive();
         if interactive && !self.options.interactive {
-            return Err(AuthError::interaction_required(
-                "no valid credentials are stored and interactive login is switched off; \
-                 log in first (for example with `flyte-auth login`)",
-            ));
+            let why = match refresh_rejected {
+                Some(e) => format!("the identity provider rejected the stored refresh token ({e})"),
+                None if reason == AcquireReason::Login => String::from("a login was asked for"),
+                None => String::from("no valid credentials are stored"),
+            };
+            return Err(AuthError::interaction_required(format!(
+                "{why} and interactive login is switched off; log in first (for example with \
+                 `flyte-auth login`)"
+            )));
         }
-        let context = FetchContext {
-            reason,
-            previous: previous.as_ref(),
-        };
+        let context = FetchContext { reason, previous };
         let new = if interactive {
             self.source.fetch(&context).await?
         } else {
@@ -722,8 +819,14 @@ impl Inner {
     /// Saves new credentials (before anyone sees them, so a rotated refresh token is never
     /// lost) and installs them in the cache.
     async fn accept(&self, credentials: Credentials, reason: AcquireReason) -> Credentials {
-        self.save(&credentials).await;
         let now = self.options.clock.now();
+        // Its lifetime, for the hard deadline, counts from now when the source did not say.
+        let credentials = match credentials.issued_at() {
+            Some(_) => credentials,
+            None if credentials.expires_at().is_some() => credentials.with_issued_at(Some(now)),
+            None => credentials,
+        };
+        self.save(&credentials).await;
         self.install(credentials.clone(), now, reason == AcquireReason::Rejected);
         credentials
     }
@@ -737,7 +840,7 @@ impl Inner {
     }
 
     fn install(&self, credentials: Credentials, now: SystemTime, replaces_rejected: bool) {
-        let (soft_at, hard_at) = deadlines(now, credentials.expires_at(), &self.options);
+        let (soft_at, hard_at) = deadlines(now, &credentials, &self.options);
         let entry = Entry {
             credentials,
             soft_at,
@@ -807,10 +910,10 @@ impl Inner {
 /// not called in a busy loop.
 fn deadlines(
     now: SystemTime,
-    expires_at: Option<SystemTime>,
+    credentials: &Credentials,
     options: &EngineOptions,
 ) -> (Option<SystemTime>, Option<SystemTime>) {
-    let Some(expires_at) = expires_at else {
+    let Some(expires_at) = credentials.expires_at() else {
         return (None, None);
     };
     let life = expires_at.duration_since(now).unwrap_or_default();
@@ -821,14 +924,20 @@ fn deadlines(
         let hard = now + options.min_refresh_interval;
         return (Some(hard), Some(hard));
     }
-    let skew = options.hard_skew.min(life / 4);
+    // The hard deadline is the one validity rule of `Credentials::hard_deadline`, but never
+    // nearer than a quarter of what is left, so a token that arrives late in its life (a
+    // command's JWT issued long ago) is not already past it.
+    let floor = expires_at - options.hard_skew.min(life / 4);
+    let hard = credentials
+        .hard_deadline(options.hard_skew)
+        .map_or(floor, |h| h.max(floor));
+    let skew = expires_at.duration_since(hard).unwrap_or_default();
     let default_window = Duration::from_secs(300).min(life / 10);
     let window = options
         .refresh_window
         .unwrap_or(default_window)
         .min((life / 2).saturating_sub(skew));
     let window = jitter_down(window, 0.8);
-    let hard = expires_at - skew;
     (Some(hard - window), Some(hard))
 }
 

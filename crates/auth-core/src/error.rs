@@ -319,6 +319,31 @@ impl AuthError {
         self.oauth_error_code() == Some("invalid_grant")
     }
 
+    /// Whether the identity provider definitively refused a grant, so that the refresh token
+    /// it carried is useless and is discarded: `invalid_grant`, or any other 4xx answer but
+    /// 408 and 429, with or without an OAuth error body (many providers answer an expired,
+    /// revoked or reused refresh token with a bare 400 or 401). Network errors, time-outs,
+    /// 408, 429, 5xx, and a wrong URL (404, 405, 410: a configuration error) are not.
+    pub fn is_grant_rejected(&self) -> bool {
+        if self.is_invalid_grant() {
+            return true;
+        }
+        let definitive_4xx = matches!(self.inner.status, Some(400..=499))
+            && !matches!(self.inner.status, Some(408 | 429));
+        definitive_4xx
+            && !matches!(
+                self.inner.kind,
+                ErrorKind::Configuration
+                    | ErrorKind::Transport
+                    | ErrorKind::Timeout
+                    | ErrorKind::Cancelled
+            )
+            && !matches!(
+                self.oauth_error_code(),
+                Some("server_error" | "temporarily_unavailable")
+            )
+    }
+
     /// Whether the identity provider refused (an OAuth error, access denied, expired code).
     pub fn is_refused(&self) -> bool {
         matches!(

@@ -63,7 +63,7 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::{
     ClientConfig, ClientConfigStore, DEFAULT_HEADER_KEY, StaticClientConfigStore, non_empty,
 };
-pub use credentials::{Credentials, jwt_claims, jwt_expiry};
+pub use credentials::{Credentials, DEFAULT_HARD_SKEW, jwt_claims, jwt_expiry};
 pub use engine::{
     AcquireReason, EngineOptions, FetchContext, RetryPolicy, TokenEngine, TokenSource,
 };

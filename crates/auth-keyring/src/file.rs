@@ -139,6 +139,8 @@ struct FileData {
     token_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scopes: Vec<String>,
 }
@@ -169,10 +171,8 @@ impl FileData {
             refresh_token: credentials.refresh_token().map(|t| t.secret().to_string()),
             id_token: credentials.id_token().map(|t| t.secret().to_string()),
             token_type: Some(credentials.token_type().to_string()),
-            expires_at: credentials
-                .expires_at()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs()),
+            expires_at: crate::layout::unix_seconds(credentials.expires_at()),
+            issued_at: crate::layout::unix_seconds(credentials.issued_at()),
             scopes: credentials.scopes().to_vec(),
         }
     }
@@ -213,6 +213,7 @@ pub(crate) fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credent
         .with_refresh_token(present(&data.refresh_token).map(RefreshToken::new))
         .with_id_token(present(&data.id_token).map(IdToken::new))
         .with_expires_at(data.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+        .with_issued_at(data.issued_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
         .with_scopes(data.scopes.iter().cloned())
         .with_endpoint(Some(endpoint));
     if let Some(t) = present(&data.token_type) {

@@ -89,6 +89,10 @@ pub(crate) struct Meta {
     /// The access token's expiry in Unix seconds, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expires_at: Option<u64>,
+    /// When the access token was issued or obtained, in Unix seconds, if known (its
+    /// lifetime shrinks the hard skew of short-lived tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) issued_at: Option<u64>,
     /// The token type, normally `Bearer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) token_type: Option<String>,
@@ -102,6 +106,12 @@ pub(crate) struct Meta {
     /// left behind after another client (pyflyte) replaced the token is not applied to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) access_token_check: Option<String>,
+}
+
+/// A time as whole Unix seconds, as both stores write it.
+pub(crate) fn unix_seconds(t: Option<SystemTime>) -> Option<u64> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
 }
 
 /// Reads the credentials stored for one service.
@@ -132,6 +142,7 @@ pub(crate) fn load(
         Some(meta) if meta.access_token_check.as_deref() == Some(check.as_str()) => {
             credentials = credentials
                 .with_expires_at(meta.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+                .with_issued_at(meta.issued_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
                 .with_scopes(meta.scopes);
             if let Some(t) = meta.token_type.filter(|t| !t.is_empty()) {
                 credentials = credentials.with_token_type(t);
@@ -155,10 +166,8 @@ pub(crate) fn save(
 ) -> Result<(), EntryError> {
     let mut meta = Meta {
         version: META_VERSION,
-        expires_at: credentials
-            .expires_at()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs()),
+        expires_at: unix_seconds(credentials.expires_at()),
+        issued_at: unix_seconds(credentials.issued_at()),
         token_type: Some(credentials.token_type().to_string()),
         scopes: credentials.scopes().to_vec(),
         chunks: BTreeMap::new(),

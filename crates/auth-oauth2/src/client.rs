@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
 use auth_core::{
@@ -40,6 +41,7 @@ pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// How the client authenticates to the token endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum ClientAuthMethod {
     /// `client_secret_basic`: HTTP Basic with the client id and secret each
     /// form-urlencoded first (RFC 6749 §2.3.1).
@@ -54,6 +56,58 @@ pub enum ClientAuthMethod {
     None,
 }
 
+impl ClientAuthMethod {
+    /// The RFC 8414 name (`client_secret_basic`, `client_secret_post`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::Basic | ClientAuthMethod::BasicSecretOnlyEncoded => {
+                "client_secret_basic"
+            }
+            ClientAuthMethod::Post => "client_secret_post",
+            ClientAuthMethod::None => "none",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => ClientAuthMethod::Post,
+            2 => ClientAuthMethod::BasicSecretOnlyEncoded,
+            3 => ClientAuthMethod::None,
+            _ => ClientAuthMethod::Basic,
+        }
+    }
+}
+
+/// What the client knows about how to authenticate: the method in use and whether it may
+/// still switch from Basic to post. Shared by the clones of one [`OAuth2Client`].
+#[derive(Debug)]
+struct AuthChoice {
+    /// The [`ClientAuthMethod`] in use, as `u8`.
+    current: AtomicU8,
+    /// `NEGOTIATE_*`: how the method may still change.
+    negotiate: AtomicU8,
+}
+
+/// The method was configured: it never changes.
+const NEGOTIATE_OFF: u8 = 0;
+/// Basic now; when Basic is refused, try post once and keep whichever worked.
+const NEGOTIATE_FALLBACK: u8 = 1;
+/// The provider's methods are known and leave no choice.
+const NEGOTIATE_DONE: u8 = 2;
+
+impl AuthChoice {
+    fn new(method: ClientAuthMethod, negotiate: u8) -> Arc<Self> {
+        Arc::new(Self {
+            current: AtomicU8::new(method as u8),
+            negotiate: AtomicU8::new(negotiate),
+        })
+    }
+
+    fn current(&self) -> ClientAuthMethod {
+        ClientAuthMethod::from_u8(self.current.load(Ordering::Acquire))
+    }
+}
+
 /// A client of one identity provider: the client id, its secret and how it is sent.
 ///
 /// Every method takes the endpoint it calls, so one client serves static and discovered
@@ -63,7 +117,7 @@ pub struct OAuth2Client {
     http: HttpClient,
     client_id: Arc<str>,
     secret: Option<ClientSecret>,
-    method: ClientAuthMethod,
+    auth: Arc<AuthChoice>,
 }
 
 /// The answer to a device authorization request (RFC 8628 §3.2).
@@ -92,20 +146,73 @@ impl OAuth2Client {
             http,
             client_id: Arc::from(client_id.into()),
             secret: None,
-            method: ClientAuthMethod::None,
+            auth: AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF),
         }
     }
 
-    /// Sets the client secret and how it is sent. Without a secret the client is public
-    /// whatever `method` says.
+    /// Sets the client secret and how it is sent, always. Without a secret the client is
+    /// public whatever `method` says.
     pub fn with_client_secret(
         mut self,
         secret: Option<ClientSecret>,
         method: ClientAuthMethod,
     ) -> Self {
         self.secret = secret;
-        self.method = method;
+        self.auth = AuthChoice::new(method, NEGOTIATE_OFF);
         self
+    }
+
+    /// Sets the client secret and lets the client choose how to send it: `client_secret_basic`
+    /// unless the provider advertises only `client_secret_post` (see
+    /// [`use_advertised_methods`](Self::use_advertised_methods)). When Basic is refused
+    /// (HTTP 401 or `invalid_client`) and post is advertised or nothing is known, the request
+    /// is sent once more with post, and whichever worked is used from then on: some providers
+    /// do not form-decode Basic credentials (RFC 6749 §2.3.1), so a secret with `@ : + / %`
+    /// or a space only works in the body.
+    pub fn with_negotiated_client_secret(mut self, secret: ClientSecret) -> Self {
+        self.secret = Some(secret);
+        self.auth = AuthChoice::new(ClientAuthMethod::Basic, NEGOTIATE_FALLBACK);
+        self
+    }
+
+    /// Tells a negotiating client which methods the token endpoint advertises
+    /// (`token_endpoint_auth_methods_supported`, from discovery). Only post: post from now
+    /// on; only Basic: no fallback; both, or nothing known: Basic with the fallback. Does
+    /// nothing for a configured method, or once the fallback has decided.
+    pub fn use_advertised_methods(&self, methods: &[String]) {
+        let has = |name: &str| methods.iter().any(|m| m.trim().eq_ignore_ascii_case(name));
+        let (basic, post) = (has("client_secret_basic"), has("client_secret_post"));
+        let next = match (basic, post) {
+            (false, true) => Some((ClientAuthMethod::Post, NEGOTIATE_DONE)),
+            (true, false) => Some((ClientAuthMethod::Basic, NEGOTIATE_DONE)),
+            _ => None,
+        };
+        if let Some((method, state)) = next
+            && self
+                .auth
+                .negotiate
+                .compare_exchange(
+                    NEGOTIATE_FALLBACK,
+                    state,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            tracing::debug!(
+                method = method.name(),
+                "client authentication chosen from the provider's metadata"
+            );
+            self.auth.current.store(method as u8, Ordering::Release);
+        }
+    }
+
+    /// How the client authenticates now.
+    pub fn auth_method(&self) -> ClientAuthMethod {
+        match self.secret {
+            Some(_) => self.auth.current(),
+            None => ClientAuthMethod::None,
+        }
     }
 
     /// The HTTP client.
@@ -271,11 +378,87 @@ impl OAuth2Client {
     async fn post_form(
         &self,
         url: &Url,
+        params: Vec<(&str, &str)>,
+        resend: Resend,
+        what: &str,
+    ) -> Result<Response, AuthError> {
+        let method = self.auth_method();
+        let first = self
+            .post_form_with(method, url, params.clone(), resend, what)
+            .await;
+        let Err(refused) = first else { return first };
+        if !is_client_auth_refusal(&refused) {
+            return Err(match refused.status() {
+                Some(403) => self.refusal_context(refused, method),
+                _ => refused,
+            });
+        }
+        // Refused at client authentication, before the grant was looked at: the request may
+        // be sent again, with post, once for the life of this client.
+        let may_fall_back = method == ClientAuthMethod::Basic
+            && self
+                .auth
+                .negotiate
+                .compare_exchange(
+                    NEGOTIATE_FALLBACK,
+                    NEGOTIATE_DONE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
+        if !may_fall_back {
+            return Err(self.refusal_context(refused, method));
+        }
+        tracing::info!(
+            client_id = %self.client_id,
+            "client_secret_basic was refused; trying client_secret_post once"
+        );
+        match self
+            .post_form_with(ClientAuthMethod::Post, url, params, resend, what)
+            .await
+        {
+            Ok(response) => {
+                self.auth
+                    .current
+                    .store(ClientAuthMethod::Post as u8, Ordering::Release);
+                tracing::info!(client_id = %self.client_id, "client_secret_post worked; using it from now on");
+                Ok(response)
+            }
+            Err(e) if is_client_auth_refusal(&e) => Err(self
+                .refusal_context(e, ClientAuthMethod::Post)
+                .context("client_secret_basic was refused too")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Names the client, the method and what to check in a refusal of client authentication.
+    /// Never the secret.
+    fn refusal_context(&self, e: AuthError, method: ClientAuthMethod) -> AuthError {
+        if self.secret.is_none() {
+            return e;
+        }
+        let other = match method {
+            ClientAuthMethod::Post => "client_secret_basic",
+            _ => "client_secret_post",
+        };
+        e.context(format!(
+            "the identity provider refused client `{}` authenticating with {}: check the client \
+             id and secret, and whether the provider expects {other} \
+             (admin.clientAuthMethod or FLYTE_CREDENTIALS_CLIENT_AUTH_METHOD)",
+            self.client_id,
+            method.name()
+        ))
+    }
+
+    async fn post_form_with(
+        &self,
+        method: ClientAuthMethod,
+        url: &Url,
         mut params: Vec<(&str, &str)>,
         resend: Resend,
         what: &str,
     ) -> Result<Response, AuthError> {
-        let authorization = self.client_authentication(&mut params);
+        let authorization = self.client_authentication(method, &mut params);
         let body = Zeroizing::new(
             form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&params)
@@ -304,16 +487,17 @@ impl OAuth2Client {
     /// Adds the client authentication to `params`, or returns the `Authorization` value.
     fn client_authentication<'a>(
         &'a self,
+        method: ClientAuthMethod,
         params: &mut Vec<(&'a str, &'a str)>,
     ) -> Option<Zeroizing<String>> {
-        let secret = match (&self.secret, self.method) {
-            (Some(secret), method) if method != ClientAuthMethod::None => secret,
+        let secret = match &self.secret {
+            Some(secret) if method != ClientAuthMethod::None => secret,
             _ => {
                 params.push(("client_id", &self.client_id));
                 return None;
             }
         };
-        match self.method {
+        match method {
             ClientAuthMethod::Post => {
                 params.push(("client_id", &self.client_id));
                 params.push(("client_secret", secret.secret()));
@@ -337,6 +521,12 @@ impl OAuth2Client {
             }
         }
     }
+}
+
+/// Whether the token endpoint refused the client's authentication: HTTP 401 (with or
+/// without a body) or `invalid_client` (RFC 6749 §5.2).
+fn is_client_auth_refusal(e: &AuthError) -> bool {
+    e.status() == Some(401) || e.oauth_error_code() == Some("invalid_client")
 }
 
 fn basic(pair: &str) -> Zeroizing<String> {
@@ -886,7 +1076,9 @@ mod tests {
             ClientAuthMethod::Basic,
         );
         let mut params = Vec::new();
-        let header = client.client_authentication(&mut params).unwrap();
+        let header = client
+            .client_authentication(client.auth_method(), &mut params)
+            .unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(header.strip_prefix("Basic ").unwrap())
             .unwrap();
@@ -900,7 +1092,9 @@ mod tests {
             Some(ClientSecret::new("p@ss:w+rd/% &=z")),
             ClientAuthMethod::BasicSecretOnlyEncoded,
         );
-        let header = flytekit.client_authentication(&mut params).unwrap();
+        let header = flytekit
+            .client_authentication(flytekit.auth_method(), &mut params)
+            .unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(header.strip_prefix("Basic ").unwrap())
             .unwrap();

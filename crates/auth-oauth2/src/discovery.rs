@@ -212,6 +212,8 @@ impl FlyteDiscovery {
             .with_redirect_uri(public.redirect_uri)
             .with_issuer(metadata.issuer)
             .with_authorization_response_iss_parameter_supported(iss_supported);
+        config.token_endpoint_auth_methods_supported =
+            metadata.token_endpoint_auth_methods_supported;
         config.scopes.retain(|s| !s.trim().is_empty());
         tracing::debug!(
             token_endpoint = %config.token_endpoint,
@@ -340,6 +342,8 @@ impl IssuerDiscovery {
             .with_device_authorization_endpoint(metadata.device_authorization_endpoint)
             .with_issuer(metadata.issuer)
             .with_authorization_response_iss_parameter_supported(iss_supported);
+        config.token_endpoint_auth_methods_supported =
+            metadata.token_endpoint_auth_methods_supported;
         if let Some(a) = &self.audience {
             config = config.with_audience(a.clone());
         }

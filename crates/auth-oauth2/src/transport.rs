@@ -608,6 +608,9 @@ fn status_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]
             match code {
                 429 | 500..=599 => AuthError::transport(message),
                 404 | 405 | 410 => AuthError::configuration(format!("{message}; check the URL")),
+                // A refusal without an OAuth error body (a bare 401 or 403): the provider said
+                // no, as clearly as with one.
+                401 | 403 => AuthError::new(ErrorKind::OAuth, message),
                 _ => AuthError::invalid_response(message),
             }
             .with_status(code)

@@ -604,6 +604,12 @@ impl PkceSource {
         let redirect_uri = server.redirect_uri().to_string();
         let pkce = PkceChallenge::new_random()?;
         let state = State::new_random()?;
+        // OpenID Connect Core §3.1.2.1: providers that follow it strictly refuse an `openid`
+        // request without a nonce; the id_token must then carry the same one.
+        let nonce = match r.scopes.iter().any(|s| s == "openid") {
+            true => Some(State::new_random()?),
+            false => None,
+        };
         let url = AuthorizationRequest {
             endpoint: authorization_endpoint,
             client_id: r.client.client_id(),
@@ -611,6 +617,7 @@ impl PkceSource {
             scope: scope_param(&r.scopes),
             audience: r.audience.as_deref(),
             state: state.secret(),
+            nonce: nonce.as_ref().map(State::secret),
             code_challenge: pkce.challenge(),
             extra: &self.extra_params,
         }
@@ -635,10 +642,14 @@ impl PkceSource {
         let token_endpoint = r.token_endpoint.clone();
         let verifier = pkce.verifier().clone();
         let exchange = move |code| async move {
-            client
+            let credentials = client
                 .exchange_code(&token_endpoint, &code, &redirect_uri, &verifier)
                 .await
-                .map_err(|e| e.context("exchanging the authorization code"))
+                .map_err(|e| e.context("exchanging the authorization code"))?;
+            if let Some(nonce) = &nonce {
+                check_nonce(&credentials, nonce)?;
+            }
+            Ok(credentials)
         };
         let wait = server.run(expect, Arc::clone(&self.pages), deadline, exchange);
         let result = drive_with_launch(wait, launch).await;
@@ -663,6 +674,32 @@ impl PkceSource {
         let launcher = Arc::clone(&self.launcher);
         let url = url.to_string();
         Some(tokio::task::spawn_blocking(move || launcher.open(&url)))
+    }
+}
+
+/// Checks the id_token's `nonce` claim (read without signature verification, as the expiry
+/// is) against the one sent. A readable id_token without it, or with another, is refused: it
+/// was not issued for this login. An id_token that is not a readable JWT (encrypted) is
+/// accepted with a warning; no id_token at all needs no check.
+fn check_nonce(credentials: &Credentials, nonce: &State) -> Result<(), AuthError> {
+    let Some(id_token) = credentials.id_token() else {
+        return Ok(());
+    };
+    let Some(claims) = auth_core::jwt_claims(id_token.secret()) else {
+        tracing::warn!("the id_token is not a readable JWT; its nonce cannot be checked");
+        return Ok(());
+    };
+    match claims.get("nonce").and_then(|n| n.as_str()) {
+        Some(found) if nonce.matches(found) => Ok(()),
+        found => Err(AuthError::invalid_response(format!(
+            "the id_token {} the nonce this login sent, so it was not issued for this login \
+             (a replayed or mixed-up response); log in again",
+            if found.is_some() {
+                "carries another nonce than"
+            } else {
+                "lacks"
+            }
+        ))),
     }
 }
 

@@ -107,6 +107,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) scope: Option<String>,
     pub(crate) audience: Option<&'a str>,
     pub(crate) state: &'a str,
+    /// The OpenID Connect `nonce`, sent when `scope` asks for `openid`.
+    pub(crate) nonce: Option<&'a str>,
     pub(crate) code_challenge: &'a str,
     pub(crate) extra: &'a [(String, String)],
 }
@@ -118,6 +120,7 @@ pub(crate) const RESERVED_PARAMS: &[&str] = &[
     "scope",
     "redirect_uri",
     "state",
+    "nonce",
     "audience",
     "code_challenge",
     "code_challenge_method",
@@ -155,6 +158,9 @@ impl AuthorizationRequest<'_> {
             }
             q.append_pair("redirect_uri", self.redirect_uri);
             q.append_pair("state", self.state);
+            if let Some(nonce) = self.nonce {
+                q.append_pair("nonce", nonce);
+            }
             if let Some(audience) = self.audience {
                 q.append_pair("audience", audience);
             }
@@ -236,6 +242,7 @@ mod tests {
             scope: Some("openid offline_access".into()),
             audience: Some("https://api.example"),
             state: "st4te",
+            nonce: Some("n0nce"),
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             extra: &extra,
         };
@@ -255,6 +262,7 @@ mod tests {
                 ("scope", "openid offline_access"),
                 ("redirect_uri", "http://localhost:53593/callback"),
                 ("state", "st4te"),
+                ("nonce", "n0nce"),
                 ("audience", "https://api.example"),
                 (
                     "code_challenge",
@@ -279,6 +287,7 @@ mod tests {
             scope: None,
             audience: None,
             state: "s",
+            nonce: None,
             code_challenge: "x",
             extra: &[],
         };

@@ -100,6 +100,11 @@ impl BlockingAuthenticator {
     pub fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
         self.call(|a| Box::pin(async move { a.authorization_header().await }))
     }
+
+    /// Runs the full flow now; see [`Authenticator::login`].
+    pub fn login(&self) -> Result<Credentials, AuthError> {
+        self.call(|a| Box::pin(async move { a.login().await }))
+    }
 }
 
 impl Drop for BlockingAuthenticator {
@@ -167,6 +172,32 @@ mod tests {
         assert_eq!(token.access_token().secret(), "t0");
         // Dropping inside a runtime must not panic either.
         rt.block_on(async move { drop(b) });
+    }
+
+    #[derive(Debug, Default)]
+    struct Source(AtomicU64);
+
+    #[async_trait]
+    impl auth_core::TokenSource for Source {
+        async fn fetch(&self, _: &auth_core::FetchContext<'_>) -> Result<Credentials, AuthError> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Credentials::new(AccessToken::new(format!("e{n}"))))
+        }
+    }
+
+    /// The token engine refuses to run outside a tokio runtime (an error, not a panic); the
+    /// blocking facade gives it one, from plain threads.
+    #[test]
+    fn the_token_engine_works_from_plain_threads_through_the_blocking_facade() {
+        let engine = auth_core::TokenEngine::new(
+            Arc::new(Source::default()),
+            auth_core::EngineOptions::default(),
+        );
+        let b = BlockingAuthenticator::new(Arc::new(engine)).unwrap();
+        assert_eq!(b.credentials().unwrap().access_token().secret(), "e0");
+        assert_eq!(b.login().unwrap().access_token().secret(), "e1");
+        let other = std::thread::spawn(move || b.credentials().map(|c| c.access_token().clone()));
+        assert_eq!(other.join().unwrap().unwrap().secret(), "e1");
     }
 
     #[test]

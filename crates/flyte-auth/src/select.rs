@@ -175,11 +175,13 @@ fn unattended_refusal(mode: AuthMode, options: &FromConfigOptions) -> Option<Str
     }
 }
 
-/// The keyring service name: the endpoint without `dns:///`, as flytekit uses.
+/// The keyring service name: the endpoint without `dns:///`, as flytekit uses; without a
+/// Flyte endpoint, the issuer or the token URL.
 fn store_key(settings: &Settings) -> String {
     settings
         .endpoint
         .clone()
+        .or_else(|| settings.issuer.clone())
         .or_else(|| settings.token_url.clone())
         .unwrap_or_else(|| "flyte-auth".to_string())
 }
@@ -251,7 +253,7 @@ fn external_command(
 mod http {
     use super::*;
     use auth_core::{ClientConfig, StaticClientConfigStore};
-    use auth_oauth2::{FlyteDiscovery, HttpClient, TransportOptions};
+    use auth_oauth2::{FlyteDiscovery, HttpClient, IssuerDiscovery, TransportOptions};
 
     /// TLS, proxy and proxy-authorization settings for every HTTP call.
     fn transport(settings: &Settings) -> Result<TransportOptions, AuthError> {
@@ -296,7 +298,8 @@ mod http {
         Ok((client, config))
     }
 
-    /// Static endpoints when `tokenUrl` is configured, else discovery from the Flyte endpoint.
+    /// Static endpoints when `tokenUrl` is configured, else discovery from the issuer when
+    /// one is configured, else discovery from the Flyte endpoint.
     fn config_store(
         settings: &Settings,
         http: &HttpClient,
@@ -326,10 +329,14 @@ mod http {
             }
             return Ok(Arc::new(StaticClientConfigStore::new(c)));
         }
+        if let Some(issuer) = &settings.issuer {
+            return issuer_store(settings, http, issuer);
+        }
         let endpoint = settings.endpoint.clone().ok_or_else(|| {
             AuthError::configuration(
                 "no Flyte endpoint configured: set admin.endpoint in config.yaml, FLYTE_PLATFORM_URL, or --endpoint \
-                 (or admin.tokenUrl for static endpoints)",
+                 (or admin.issuer / --issuer for a plain OAuth 2.0 or OpenID Connect provider, \
+                 or admin.tokenUrl for static endpoints)",
             )
         })?;
         Ok(Arc::new(
@@ -338,6 +345,37 @@ mod http {
                 .with_scopes(settings.scopes.clone())
                 .with_audience(settings.audience.clone())
                 .with_header_key(settings.authorization_header.clone()),
+        ))
+    }
+
+    /// Discovery from a plain OAuth 2.0 / OpenID Connect issuer (RFC 8414 with path
+    /// insertion, then OpenID discovery). Without configured scopes, interactive flows ask for
+    /// `openid offline_access` (an id_token and a refresh token); client credentials for none.
+    fn issuer_store(
+        settings: &Settings,
+        http: &HttpClient,
+        issuer: &str,
+    ) -> Result<Arc<dyn ClientConfigStore>, AuthError> {
+        let client_id = settings.client_id.clone().ok_or_else(|| {
+            AuthError::configuration(format!(
+                "the issuer {issuer} is configured but no client id: set admin.clientId \
+                 (or FLYTE_CREDENTIALS_CLIENT_ID) to the client registered at the provider"
+            ))
+        })?;
+        let scopes = settings
+            .scopes
+            .clone()
+            .unwrap_or_else(|| match settings.auth_mode {
+                AuthMode::Pkce | AuthMode::DeviceFlow => {
+                    vec!["openid".to_string(), "offline_access".to_string()]
+                }
+                _ => Vec::new(),
+            });
+        Ok(Arc::new(
+            IssuerDiscovery::new(http.clone(), issuer, client_id)
+                .with_scopes(scopes)
+                .with_audience(settings.audience.clone())
+                .with_redirect_uri(settings.redirect_uri.clone()),
         ))
     }
 }
@@ -396,6 +434,15 @@ fn client_secret(
     }
     if let Some(h) = &settings.authorization_header {
         b = b.header_key(h.clone());
+    }
+    // Not configured: negotiated (Basic unless only post is advertised; post once when Basic
+    // is refused).
+    match settings.client_auth_method {
+        Some(auth_config::ClientAuthMethod::SecretPost) => {
+            b = b.auth_method(auth_oauth2::ClientAuthMethod::Post);
+        }
+        Some(_) => b = b.auth_method(auth_oauth2::ClientAuthMethod::Basic),
+        None => {}
     }
     configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config))
 }

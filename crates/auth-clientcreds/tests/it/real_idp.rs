@@ -183,3 +183,26 @@ async fn real_invalid_client_is_typed_without_the_secret() {
     let text = format!("{e} {e:?}");
     assert!(!text.contains(wrong), "{text}");
 }
+
+/// The real provider refuses a client registered for `client_secret_post` that sends Basic
+/// (401 invalid_client): a client that negotiates falls back to post and keeps it (the
+/// request counts are asserted against wiremock in wire.rs; cc-post's counter belongs to the
+/// concurrency test above).
+#[tokio::test]
+async fn real_negotiated_post_client_falls_back_to_post() {
+    let Some(iss) = require_issuer("real_negotiated_post_client_falls_back_to_post") else {
+        return;
+    };
+    let auth = ClientCredentialsAuthenticator::builder()
+        .client_id("cc-post")
+        .client_secret(ClientSecret::new("cc-post-secret"))
+        .token_endpoint(format!("{iss}/token"))
+        .build()
+        .expect("build");
+    let first = auth.credentials().await.expect("token after the fallback");
+    let second = auth.refresh_credentials().await.expect("token with post");
+    assert_ne!(
+        first.access_token().secret(),
+        second.access_token().secret()
+    );
+}

@@ -8,7 +8,7 @@ use auth_core::{
 };
 use auth_oauth2::ClientAuthMethod;
 use serde_json::json;
-use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::matchers::{body_string_contains, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "wire-planted-secret-99";
@@ -185,6 +185,7 @@ async fn invalid_client_is_typed_and_never_shows_the_secret() {
         .await;
     let auth = builder()
         .token_endpoint(format!("{}/token", server.uri()))
+        .auth_method(ClientAuthMethod::Basic)
         .build()
         .unwrap();
     let e = auth.credentials().await.unwrap_err();
@@ -332,4 +333,134 @@ async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request()
         .filter(|r| r.url.path() == "/token")
         .count();
     assert_eq!(token_requests, 0);
+}
+
+/// A 401 or 403 without an OAuth error body is the provider refusing the client (exit 3 in
+/// the command), and the message says which client, which method and what to check.
+#[tokio::test]
+async fn a_bodyless_refusal_names_the_client_and_the_method() {
+    for status in [401u16, 403] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&server)
+            .await;
+        let auth = builder()
+            .token_endpoint(format!("{}/token", server.uri()))
+            .auth_method(ClientAuthMethod::Basic)
+            .build()
+            .unwrap();
+        let e = auth.credentials().await.unwrap_err();
+        assert!(e.is_refused(), "HTTP {status}: {e}");
+        assert_eq!(e.kind(), ErrorKind::OAuth, "HTTP {status}: {e}");
+        let text = e.to_string();
+        assert!(text.contains("client `svc`"), "{text}");
+        assert!(text.contains("client_secret_basic"), "{text}");
+        assert!(text.contains("clientAuthMethod"), "{text}");
+        assert!(!format!("{e} {e:?}").contains(SECRET), "{text}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+}
+
+/// Mounts a token endpoint that refuses Basic (as providers that do not form-decode Basic
+/// credentials do) and accepts the secret in the body.
+async fn post_only_server(refusal: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header_exists("authorization"))
+        .respond_with(refusal)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(format!("client_secret={SECRET}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "via-post", "expires_in": 3600})),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn uses_basic(server: &MockServer) -> Vec<bool> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.headers.contains_key("authorization"))
+        .collect()
+}
+
+#[tokio::test]
+async fn basic_refused_falls_back_to_post_once_and_keeps_it() {
+    for refusal in [
+        ResponseTemplate::new(401),
+        ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_client"})),
+    ] {
+        let server = post_only_server(refusal).await;
+        let auth = builder()
+            .token_endpoint(format!("{}/token", server.uri()))
+            .build()
+            .unwrap();
+        let c = auth.credentials().await.unwrap();
+        assert_eq!(c.access_token().secret(), "via-post");
+        auth.refresh_credentials().await.unwrap();
+        // Basic once, then post for the life of the authenticator.
+        assert_eq!(uses_basic(&server).await, [true, false, false]);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_advertising_only_post_gets_post_first() {
+    let server = post_only_server(ResponseTemplate::new(401)).await;
+    let mut config = ClientConfig::new(format!("{}/token", server.uri()), "ignored");
+    config.token_endpoint_auth_methods_supported = vec!["client_secret_post".into()];
+    let auth = builder()
+        .config_store(Arc::new(StaticClientConfigStore::new(config)))
+        .build()
+        .unwrap();
+    auth.credentials().await.unwrap();
+    assert_eq!(uses_basic(&server).await, [false]);
+}
+
+#[tokio::test]
+async fn a_provider_advertising_only_basic_gets_no_fallback() {
+    let server = post_only_server(ResponseTemplate::new(401)).await;
+    let mut config = ClientConfig::new(format!("{}/token", server.uri()), "ignored");
+    config.token_endpoint_auth_methods_supported = vec!["client_secret_basic".into()];
+    let auth = builder()
+        .config_store(Arc::new(StaticClientConfigStore::new(config)))
+        .build()
+        .unwrap();
+    let e = auth.credentials().await.unwrap_err();
+    assert!(e.is_refused(), "{e}");
+    assert_eq!(uses_basic(&server).await, [true]);
+}
+
+#[tokio::test]
+async fn both_methods_refused_is_reported_and_tried_only_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+        .mount(&server)
+        .await;
+    let auth = builder()
+        .token_endpoint(format!("{}/token", server.uri()))
+        .build()
+        .unwrap();
+    let e = auth.credentials().await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("client_secret_basic was refused too"),
+        "{text}"
+    );
+    assert!(
+        text.contains("authenticating with client_secret_post"),
+        "{text}"
+    );
+    assert!(!format!("{e:?}").contains(SECRET));
+    // The next attempt does not double the requests again.
+    auth.refresh_credentials().await.unwrap_err();
+    assert_eq!(uses_basic(&server).await, [true, false, true]);
 }

@@ -369,7 +369,7 @@ fn deadlines_shrink_for_short_tokens_and_never_exceed_half_the_lifetime() {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
     for life in [1u64, 2, 5, 30, 120, 600, 3600, 86_400] {
         let exp = now + Duration::from_secs(life);
-        let (soft, hard) = deadlines(now, Some(exp), &opts);
+        let (soft, hard) = deadlines(now, &expiring(exp, None), &opts);
         let (soft, hard) = (soft.unwrap(), hard.unwrap());
         assert!(soft <= hard && hard < exp, "life {life}");
         let margin = exp.duration_since(soft).unwrap();
@@ -379,7 +379,7 @@ fn deadlines_shrink_for_short_tokens_and_never_exceed_half_the_lifetime() {
         );
     }
     let exp = now + Duration::from_secs(3600);
-    let (soft, hard) = deadlines(now, Some(exp), &opts);
+    let (soft, hard) = deadlines(now, &expiring(exp, None), &opts);
     assert_eq!(
         exp.duration_since(hard.unwrap()).unwrap(),
         Duration::from_secs(10)
@@ -389,7 +389,45 @@ fn deadlines_shrink_for_short_tokens_and_never_exceed_half_the_lifetime() {
         window >= Duration::from_secs(240) && window <= Duration::from_secs(300),
         "{window:?}"
     );
-    assert_eq!(deadlines(now, None, &opts), (None, None));
+    let unknown = Credentials::new(crate::AccessToken::new("t"));
+    assert_eq!(deadlines(now, &unknown, &opts), (None, None));
+}
+
+fn expiring(exp: SystemTime, issued: Option<SystemTime>) -> Credentials {
+    Credentials::new(crate::AccessToken::new("t"))
+        .with_expires_at(Some(exp))
+        .with_issued_at(issued)
+}
+
+/// `status` and `token` in a new process decide with `Credentials::is_usable_at`; a token the
+/// engine would hand out right after it was obtained must pass that rule too.
+#[test]
+fn a_short_lived_token_is_usable_by_the_shared_rule_right_after_it_was_issued() {
+    let skew = crate::DEFAULT_HARD_SKEW;
+    let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let two_seconds = expiring(issued + Duration::from_secs(2), Some(issued));
+    // A quarter of the lifetime (0.5 s), not the whole 10 s skew.
+    assert!(two_seconds.is_usable_at(issued + Duration::from_millis(100), skew));
+    assert!(two_seconds.is_usable_at(issued + Duration::from_millis(1400), skew));
+    assert!(!two_seconds.is_usable_at(issued + Duration::from_millis(1500), skew));
+    // An hour-long token stops 10 s before its expiry, wherever in its life it is looked at.
+    let hour = expiring(issued + Duration::from_secs(3600), Some(issued));
+    assert!(hour.is_usable_at(issued + Duration::from_secs(3589), skew));
+    assert!(!hour.is_usable_at(issued + Duration::from_secs(3591), skew));
+    // Without a known issue time the whole skew applies (the old rule).
+    let unknown = expiring(issued + Duration::from_secs(2), None);
+    assert!(!unknown.is_usable_at(issued, skew));
+    // The engine's deadline agrees with the rule for a token installed when it was issued.
+    let (_, hard) = deadlines(issued, &two_seconds, &EngineOptions::default());
+    assert_eq!(hard, two_seconds.hard_deadline(skew));
+    // A token that arrives late in its life (a JWT issued long ago) is never past its deadline
+    // on arrival.
+    let late = expiring(
+        issued + Duration::from_secs(4),
+        Some(issued - Duration::from_secs(3600)),
+    );
+    let (_, hard) = deadlines(issued, &late, &EngineOptions::default());
+    assert!(hard.unwrap() > issued);
 }
 
 #[test]
@@ -501,4 +539,195 @@ async fn callers_racing_a_finishing_acquisition_do_not_start_another() {
         }
         assert_eq!(source.fetches(), 1, "round {round}: a second acquisition");
     }
+}
+
+/// Providers answer a dead refresh token with a bare 400 or 401 (no `invalid_grant` body):
+/// that is a rejection too, never a reason to fail forever.
+#[tokio::test(start_paused = true)]
+async fn a_bare_4xx_answer_to_the_refresh_grant_drops_the_refresh_token() {
+    let bare = |status: u16| {
+        AuthError::invalid_response("token request: unexpected answer with an empty body")
+            .with_status(status)
+            .with_retryable(false)
+    };
+    let with_body = AuthError::oauth(OAuthErrorResponse::new("invalid_request"), Some(400));
+    for rejection in [bare(400), bare(401), bare(403), with_body] {
+        let (source, clock) = setup(ScriptedSource::new().interactive());
+        let store = Arc::new(MemoryStore::new());
+        source.script_fetch([
+            Step::Token("at-1", Some("rt-1"), Some(60)),
+            Step::Token("at-2", Some("rt-2"), Some(60)),
+        ]);
+        source.script_refresh([Step::Fail(rejection.clone())]);
+        let engine = TokenEngine::new(
+            source.clone(),
+            EngineOptions::default()
+                .with_clock(clock)
+                .with_store(Some(store.clone()), "idp"),
+        );
+        engine.credentials().await.unwrap();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let c = engine.credentials().await.unwrap();
+        assert_eq!(c.access_token().secret(), "at-2", "{rejection}");
+        assert_eq!(
+            (source.refreshes(), source.fetches()),
+            (1, 2),
+            "{rejection}"
+        );
+        let stored = store.load("idp").await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token().map(|r| r.secret()), Some("rt-2"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_refresh_token_without_interaction_says_to_log_in_and_is_forgotten() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(MemoryStore::new());
+    let expired = Credentials::new(crate::AccessToken::new("at-old"))
+        .with_refresh_token(Some(RefreshToken::new("rt-dead")))
+        .with_expires_at(Some(clock.now() - Duration::from_secs(5)));
+    store.save("idp", &expired).await.unwrap();
+    source.script_refresh([Step::Fail(
+        AuthError::invalid_response("token request: unexpected answer with an empty body")
+            .with_status(400),
+    )]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_interactive(false)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    let err = engine.credentials().await.unwrap_err();
+    assert!(err.is_interaction_required(), "{err}");
+    assert!(err.to_string().contains("flyte-auth login"), "{err}");
+    assert!(err.to_string().contains("refresh token"), "{err}");
+    assert!(
+        store.load("idp").await.unwrap().is_none(),
+        "the dead refresh token (and its expired access token) are deleted"
+    );
+    assert_eq!(source.fetches(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_and_wrong_url_answers_keep_the_refresh_token() {
+    for keep in [
+        AuthError::transport("reset").with_status(503),
+        AuthError::transport("slow down").with_status(429),
+        AuthError::invalid_response("timeout").with_status(408),
+        AuthError::configuration("token request: not found; check the URL").with_status(404),
+    ] {
+        assert!(!keep.is_grant_rejected(), "{keep}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn login_replaces_stored_credentials_only_when_it_succeeds() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(MemoryStore::new());
+    source.script_fetch([
+        Step::Token("at-1", Some("rt-1"), Some(3600)),
+        Step::Fail(AuthError::timeout("the browser login timed out")),
+        Step::Token("at-3", Some("rt-3"), Some(3600)),
+    ]);
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    assert_eq!(
+        engine.login().await.unwrap().access_token().secret(),
+        "at-1"
+    );
+    // A valid token is cached, yet a login runs the full flow; it fails here.
+    let err = engine.login().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let stored = store.load("idp").await.unwrap().expect("still stored");
+    assert_eq!(stored.access_token().secret(), "at-1");
+    assert_eq!(
+        engine.credentials().await.unwrap().access_token().secret(),
+        "at-1",
+        "the cached token survives a failed login"
+    );
+    assert_eq!(
+        engine.login().await.unwrap().access_token().secret(),
+        "at-3"
+    );
+    let stored = store.load("idp").await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token().map(|r| r.secret()), Some("rt-3"));
+    assert_eq!((source.fetches(), source.refreshes()), (3, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_share_one_flow() {
+    let (source, clock) = setup(ScriptedSource::gated().interactive());
+    let engine = Arc::new(engine_with(source.clone(), clock));
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let e = engine.clone();
+            tokio::spawn(async move { e.login().await })
+        })
+        .collect();
+    while source.fetches() == 0 {
+        tokio::task::yield_now().await;
+    }
+    source.release(1);
+    for l in logins {
+        let c = l.await.expect("task").expect("login");
+        assert_eq!(c.access_token().secret(), "fetch-1");
+    }
+    assert_eq!(source.fetches(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn login_with_interaction_off_is_refused_without_touching_the_store() {
+    let (source, clock) = setup(ScriptedSource::new().interactive());
+    let store = Arc::new(MemoryStore::new());
+    let kept = Credentials::new(crate::AccessToken::new("at-kept"));
+    store.save("idp", &kept).await.unwrap();
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default()
+            .with_clock(clock)
+            .with_interactive(false)
+            .with_store(Some(store.clone()), "idp"),
+    );
+    let err = engine.login().await.unwrap_err();
+    assert!(err.is_interaction_required(), "{err}");
+    assert_eq!(store.load("idp").await.unwrap(), Some(kept));
+    assert_eq!(source.fetches(), 0);
+}
+
+/// Library code never panics for want of a runtime: an acquisition outside tokio is an error
+/// that says what to do; a fresh cached token is still served.
+#[test]
+fn outside_a_tokio_runtime_acquisition_is_an_error_not_a_panic() {
+    let source = Arc::new(ScriptedSource::new());
+    let engine = TokenEngine::new(
+        source.clone(),
+        EngineOptions::default().with_store(Some(Arc::new(MemoryStore::new())), "k"),
+    );
+    for err in [
+        futures::executor::block_on(engine.credentials()).unwrap_err(),
+        futures::executor::block_on(engine.refresh_credentials()).unwrap_err(),
+        futures::executor::block_on(engine.login()).unwrap_err(),
+        futures::executor::block_on(engine.authorization_header()).unwrap_err(),
+        futures::executor::block_on(engine.clear()).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+        assert!(err.to_string().contains("tokio runtime"), "{err}");
+        assert!(err.to_string().contains("BlockingAuthenticator"), "{err}");
+    }
+    assert_eq!(source.fetches(), 0);
+
+    // Acquired inside a runtime, the token is served from the cache outside one.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let got = rt.block_on(engine.credentials()).unwrap();
+    drop(rt);
+    let cached = futures::executor::block_on(engine.credentials()).unwrap();
+    assert_eq!(cached.access_token().secret(), got.access_token().secret());
 }

@@ -144,6 +144,7 @@ async fn authorization_url_parameters() {
             "scope",
             "redirect_uri",
             "state",
+            "nonce",
             "audience",
             "code_challenge",
             "code_challenge_method",
@@ -859,4 +860,108 @@ async fn escape_sequences_in_a_redirect_error_never_reach_the_terminal() {
         Some("denied ]0;pwned 31m")
     );
     assert_eq!(oauth.error_uri.as_deref(), Some("https://idp/help"));
+}
+
+fn id_token(claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.sig",
+        enc.encode(r#"{"alg":"RS256"}"#),
+        enc.encode(claims.to_string())
+    )
+}
+
+/// OpenID Connect Core: a strict provider refuses an `openid` request without a nonce, and the
+/// id_token must carry the nonce of this login. Each attempt sends a fresh one; an id_token
+/// with another nonce or none is refused, and the browser is not told the login worked.
+#[tokio::test]
+async fn openid_logins_send_a_fresh_nonce_and_check_it_in_the_id_token() {
+    enum IdToken {
+        Echo,
+        Other,
+        Missing,
+    }
+    let mut seen = Vec::new();
+    for case in [
+        IdToken::Echo,
+        IdToken::Other,
+        IdToken::Missing,
+        IdToken::Echo,
+    ] {
+        let server = wiremock::MockServer::start().await;
+        let (launcher, mut urls, _) = channel_launcher();
+        let auth = Arc::new(
+            PkceAuthenticator::builder()
+                .client_id("test-cli")
+                .authorization_endpoint(format!("{}/authorize", server.uri()))
+                .token_endpoint(format!("{}/token", server.uri()))
+                .redirect_uri("http://127.0.0.1:0/callback")
+                .scopes(["openid", "offline_access"])
+                .timeout(Duration::from_secs(30))
+                .prompt(|_| {})
+                .launcher(launcher)
+                .build()
+                .unwrap(),
+        );
+        let login = tokio::spawn({
+            let auth = Arc::clone(&auth);
+            async move { auth.credentials().await }
+        });
+        let a = urls.recv().await.unwrap();
+        let nonce = a.param("nonce").expect("a nonce with scope openid");
+        assert!(nonce.len() >= 43, "{nonce}");
+        assert!(!seen.contains(&nonce), "a fresh nonce per attempt");
+        seen.push(nonce.clone());
+        let claims = match case {
+            IdToken::Echo => serde_json::json!({"sub": "alice", "nonce": nonce}),
+            IdToken::Other => serde_json::json!({"sub": "alice", "nonce": "replayed"}),
+            IdToken::Missing => serde_json::json!({"sub": "alice"}),
+        };
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "access_token": "at", "token_type": "Bearer", "expires_in": 60,
+                    "id_token": id_token(claims),
+                })),
+            )
+            .mount(&server)
+            .await;
+        let (status, page) = get(&a.callback(&format!("code=c&state={}", a.state))).await;
+        let result = login.await.unwrap();
+        match case {
+            IdToken::Echo => {
+                result.expect("the matching nonce is accepted");
+                assert_eq!(status, 200, "{page}");
+            }
+            IdToken::Other | IdToken::Missing => {
+                let e = result.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+                assert!(e.to_string().contains("nonce"), "{e}");
+                assert_ne!(status, 200, "{page}");
+                assert!(!page.contains("Login complete"), "{page}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_nonce_without_openid() {
+    let idp = FakeIdp::start().await;
+    let (launcher, mut urls, _) = channel_launcher();
+    let auth = Arc::new(
+        idp.builder()
+            .scopes(["api"])
+            .launcher(launcher)
+            .build()
+            .unwrap(),
+    );
+    let login = tokio::spawn({
+        let auth = Arc::clone(&auth);
+        async move { auth.credentials().await }
+    });
+    let a = urls.recv().await.unwrap();
+    assert_eq!(a.param("nonce"), None);
+    get(&a.callback(&format!("code=c&state={}", a.state))).await;
+    login.await.unwrap().unwrap();
 }
