@@ -16,6 +16,7 @@ use url::Url;
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
+use crate::assertion::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use crate::transport::{
     HttpClient, Request, Resend, Response, location_host, oauth_error_from, parse_url, sanitize,
 };
@@ -118,6 +119,7 @@ pub struct OAuth2Client {
     client_id: Arc<str>,
     secret: Option<ClientSecret>,
     auth: Arc<AuthChoice>,
+    assertion: Option<Arc<ClientAssertion>>,
 }
 
 /// The answer to a device authorization request (RFC 8628 §3.2).
@@ -147,6 +149,7 @@ impl OAuth2Client {
             client_id: Arc::from(client_id.into()),
             secret: None,
             auth: AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF),
+            assertion: None,
         }
     }
 
@@ -159,6 +162,17 @@ impl OAuth2Client {
     ) -> Self {
         self.secret = secret;
         self.auth = AuthChoice::new(method, NEGOTIATE_OFF);
+        self
+    }
+
+    /// Authenticates with a JWT assertion instead of a secret (RFC 7523 §2.2:
+    /// `client_assertion_type` and `client_assertion` in the body, with `client_id`): a
+    /// `private_key_jwt` signed for each request, or a federated token file read for each
+    /// request. A secret set before is dropped.
+    pub fn with_client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.secret = None;
+        self.auth = AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF);
+        self.assertion = Some(Arc::new(assertion));
         self
     }
 
@@ -454,11 +468,25 @@ impl OAuth2Client {
         &self,
         method: ClientAuthMethod,
         url: &Url,
-        mut params: Vec<(&str, &str)>,
+        params: Vec<(&str, &str)>,
         resend: Resend,
         what: &str,
     ) -> Result<Response, AuthError> {
-        let authorization = self.client_authentication(method, &mut params);
+        // The assertion lives in this call: let `params` borrow it.
+        let mut params: Vec<(&str, &str)> = params;
+        let assertion = match &self.assertion {
+            Some(a) => Some(a.assertion(&self.client_id, url.as_str()).await?),
+            None => None,
+        };
+        let authorization = match &assertion {
+            Some(jwt) => {
+                params.push(("client_id", &self.client_id));
+                params.push(("client_assertion_type", JWT_BEARER_ASSERTION_TYPE));
+                params.push(("client_assertion", jwt.as_str()));
+                None
+            }
+            None => self.client_authentication(method, &mut params),
+        };
         let body = Zeroizing::new(
             form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&params)

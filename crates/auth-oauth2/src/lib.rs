@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion;
 mod client;
 mod discovery;
 mod endpoint;
@@ -8,6 +9,9 @@ pub mod pkce;
 mod tls;
 mod transport;
 
+pub use assertion::{
+    ASSERTION_LIFETIME, AssertionAlgorithm, ClientAssertion, JWT_BEARER_ASSERTION_TYPE,
+};
 pub use client::{
     ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME,
     MAX_POLL_INTERVAL, OAuth2Client, TOKEN_EXCHANGE_GRANT, scope_param,

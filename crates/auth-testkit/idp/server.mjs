@@ -33,6 +33,12 @@
 //   cc-special       secret `p@ss:w+rd/% &=z`, client_secret_basic (id and secret must be
 //                    form-urlencoded before base64, RFC 6749 §2.3.1; the raw secret is rejected)
 //   cc-short         secret `cc-short-secret`, client_secret_basic, access token TTL 2 s
+//   pkjwt-rs256      private_key_jwt (RFC 7523) with an RSA key (kid client-rs256), client_credentials
+//   pkjwt-es256      private_key_jwt with a P-256 key (kid client-es256), client_credentials
+//   federated        private_key_jwt whose JWKS is the "cluster issuer" key (kid cluster-issuer):
+//                    a service-account-like JWT minted with that key (iss = sub = `federated`,
+//                    aud = the token endpoint) is its client assertion. The provider refuses a
+//                    replayed jti. Private keys: GET /test/client-keys (PKCS#8 PEM).
 //   exchanger        secret `exchanger-secret`, client_secret_basic, grants client_credentials and
 //                    token exchange (RFC 8693, below)
 //   A confidential client that authenticates with the other method (Basic vs. form post) gets
@@ -66,6 +72,7 @@
 // Extra routes (outside the provider):
 //   GET  /test/stats          {"token": {"<client_id>": n}, "device_authorization": {...}}
 //   POST /test/stats/reset    zero the counters (204)
+//   GET  /test/client-keys    {"pkjwt-rs256": PEM, "pkjwt-es256": PEM, "cluster-issuer": PEM}
 //   GET  /.well-known/oauth-authorization-server   RFC 8414 metadata (= openid-configuration)
 //   GET  /config/v1/flyte_client                   Flyte AuthMetadataService public client config
 
@@ -96,6 +103,21 @@ const signingKeyPromise = new Promise((resolve, reject) => {
     else resolve({ ...privateKey.export({ format: 'jwk' }), kid: 'test-idp-rs256', alg: 'RS256', use: 'sig' });
   });
 });
+
+// Keys of the private_key_jwt test clients and of a "cluster issuer" that mints
+// service-account-like JWTs, generated per start; tests fetch the private halves from
+// GET /test/client-keys (a test provider: nothing here protects real credentials).
+const generate = (type, options) => new Promise((resolve, reject) => {
+  crypto.generateKeyPair(type, options, (err, publicKey, privateKey) => {
+    if (err) reject(err);
+    else resolve({ publicKey, privateKey });
+  });
+});
+const clientKeysPromise = Promise.all([
+  generate('rsa', { modulusLength: 2048 }),
+  generate('ec', { namedCurve: 'P-256' }),
+  generate('rsa', { modulusLength: 2048 }),
+]);
 
 const { default: Provider } = await import('oidc-provider');
 // The provider's own in-memory adapter (the one it uses when none is configured), wrapped below.
@@ -171,6 +193,18 @@ const confidentialClient = (clientId, secret, method) => ({
   redirect_uris: [],
 });
 
+const [rsaClientKey, ecClientKey, clusterKey] = await clientKeysPromise;
+const publicJwk = (pair, kid, alg) => ({ ...pair.publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' });
+const privatePem = (pair) => pair.privateKey.export({ format: 'pem', type: 'pkcs8' });
+const assertionClient = (clientId, keys) => ({
+  client_id: clientId,
+  token_endpoint_auth_method: 'private_key_jwt',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  jwks: { keys },
+});
+
 const CLIENTS = [
   publicClient('flyte-cli'),
   publicClient('flyte-cli-short'),
@@ -179,6 +213,9 @@ const CLIENTS = [
   confidentialClient('cc-post', 'cc-post-secret', 'client_secret_post'),
   confidentialClient('cc-special', 'p@ss:w+rd/% &=z', 'client_secret_basic'),
   confidentialClient('cc-short', 'cc-short-secret', 'client_secret_basic'),
+  assertionClient('pkjwt-rs256', [publicJwk(rsaClientKey, 'client-rs256', 'RS256')]),
+  assertionClient('pkjwt-es256', [publicJwk(ecClientKey, 'client-es256', 'ES256')]),
+  assertionClient('federated', [publicJwk(clusterKey, 'cluster-issuer', 'RS256')]),
   {
     ...confidentialClient('exchanger', 'exchanger-secret', 'client_secret_basic'),
     grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
@@ -424,6 +461,15 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/test/stats' && ctx.method === 'GET') {
     ctx.set('cache-control', 'no-store');
     ctx.body = stats;
+    return;
+  }
+  if (ctx.path === '/test/client-keys' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = {
+      'pkjwt-rs256': privatePem(rsaClientKey),
+      'pkjwt-es256': privatePem(ecClientKey),
+      'cluster-issuer': privatePem(clusterKey),
+    };
     return;
   }
   if (ctx.path === '/test/stats/reset' && ctx.method === 'POST') {
