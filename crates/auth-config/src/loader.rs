@@ -341,6 +341,11 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
             (layer.client_secret, source, false)
         };
 
+    // A client assertion (key file or federated token file) stands in for the secret and
+    // selects client credentials the same way.
+    let selects_client_secret = selects_client_secret
+        || layer.client_assertion_key_file.is_some()
+        || layer.federated_token_file.is_some();
     let auth_mode = if selects_client_secret {
         AuthMode::ClientSecret
     } else {
@@ -360,6 +365,10 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
         scopes: layer.scopes,
         audience: layer.audience,
         client_auth_method: layer.client_auth_method,
+        client_assertion_key_file: layer.client_assertion_key_file,
+        client_assertion_algorithm: layer.client_assertion_algorithm,
+        client_assertion_key_id: layer.client_assertion_key_id,
+        federated_token_file: layer.federated_token_file,
         issuer: layer.issuer,
         command: layer.command,
         proxy_command: layer.proxy_command,

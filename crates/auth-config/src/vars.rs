@@ -38,6 +38,18 @@ pub const CREDENTIALS_ISSUER: &str = "FLYTE_CREDENTIALS_ISSUER";
 pub const CREDENTIALS_COMMAND: &str = "FLYTE_CREDENTIALS_COMMAND";
 /// The proxy-authorization command's argv, comma-separated (`admin.proxyCommand`).
 pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
+/// A PEM private key for `private_key_jwt` client assertions (`admin.clientAssertionKeyFile`,
+/// not a flytekit key); selects `ClientSecret` mode (client credentials) instead of a secret.
+pub const CREDENTIALS_CLIENT_ASSERTION_KEY_FILE: &str =
+    "FLYTE_CREDENTIALS_CLIENT_ASSERTION_KEY_FILE";
+/// `RS256` (default) or `ES256` (`admin.clientAssertionAlgorithm`).
+pub const CREDENTIALS_CLIENT_ASSERTION_ALGORITHM: &str =
+    "FLYTE_CREDENTIALS_CLIENT_ASSERTION_ALGORITHM";
+/// The `kid` of the assertion key (`admin.clientAssertionKeyId`).
+pub const CREDENTIALS_CLIENT_ASSERTION_KEY_ID: &str = "FLYTE_CREDENTIALS_CLIENT_ASSERTION_KEY_ID";
+/// A federated token file (a projected service-account token) sent as the client assertion
+/// (`admin.federatedTokenFile`); selects `ClientSecret` mode. Beats the key file.
+pub const CREDENTIALS_FEDERATED_TOKEN_FILE: &str = "FLYTE_CREDENTIALS_FEDERATED_TOKEN_FILE";
 /// The config file to read instead of `~/.flyte/config.yaml`.
 pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";
 /// A Flyte 2 API key (`flyte.init_from_api_key`): base64 of

@@ -408,15 +408,22 @@ fn client_secret(
             "auth mode ClientSecret needs admin.clientId (or FLYTE_CREDENTIALS_CLIENT_ID)",
         )
     })?;
-    let secret = settings.client_secret.clone().ok_or_else(|| {
-        AuthError::configuration(
-            "auth mode ClientSecret needs a client secret: admin.clientSecretLocation, admin.clientSecretEnvVar \
-             or FLYTE_CREDENTIALS_CLIENT_SECRET",
-        )
-    })?;
-    let mut b = auth_clientcreds::ClientCredentialsAuthenticator::builder()
-        .client_id(client_id)
-        .client_secret(secret)
+    let mut b = auth_clientcreds::ClientCredentialsAuthenticator::builder().client_id(client_id);
+    // A client assertion (RFC 7523) stands in for the secret: the federated token file first,
+    // then a private_key_jwt key file.
+    if let Some(assertion) = client_assertion(settings)? {
+        b = b.client_assertion(assertion);
+    } else {
+        let secret = settings.client_secret.clone().ok_or_else(|| {
+            AuthError::configuration(
+                "auth mode ClientSecret needs a client secret: admin.clientSecretLocation, admin.clientSecretEnvVar \
+                 or FLYTE_CREDENTIALS_CLIENT_SECRET (or a client assertion: admin.federatedTokenFile, \
+                 admin.clientAssertionKeyFile)",
+            )
+        })?;
+        b = b.client_secret(secret);
+    }
+    let mut b = b
         .config_store(config.clone())
         .http_client(client)
         .allow_http(settings.insecure)
@@ -445,6 +452,34 @@ fn client_secret(
         None => {}
     }
     configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config))
+}
+
+/// The client assertion the settings configure, if any.
+#[cfg(feature = "clientcreds")]
+fn client_assertion(
+    settings: &Settings,
+) -> Result<Option<auth_oauth2::ClientAssertion>, AuthError> {
+    use auth_oauth2::{AssertionAlgorithm, ClientAssertion};
+    if let Some(path) = &settings.federated_token_file {
+        return Ok(Some(ClientAssertion::token_file(path.clone())));
+    }
+    let Some(path) = &settings.client_assertion_key_file else {
+        return Ok(None);
+    };
+    let algorithm = match settings.client_assertion_algorithm.as_deref() {
+        None => AssertionAlgorithm::Rs256,
+        Some(name) => AssertionAlgorithm::parse(name).ok_or_else(|| {
+            AuthError::configuration(format!(
+                "admin.clientAssertionAlgorithm {name:?} is not RS256 or ES256"
+            ))
+        })?,
+    };
+    ClientAssertion::private_key_jwt(
+        path.clone(),
+        algorithm,
+        settings.client_assertion_key_id.clone(),
+    )
+    .map(Some)
 }
 
 #[cfg(not(feature = "clientcreds"))]

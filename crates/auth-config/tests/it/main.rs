@@ -3,6 +3,7 @@
 //! directories with an explicit environment and home; the real ones are never read.
 
 mod api_key;
+mod assertion_keys;
 mod env_keys;
 mod errors;
 mod file_keys;
