@@ -102,6 +102,11 @@ const FACADE: &[(&str, &[&str], &str)] = &[
         ],
         "`clientcreds` alone compiles no HTTP server, keyring or browser launcher",
     ),
+    (
+        "secrets",
+        &["reqwest", "hyper", "keyring-core", "webbrowser"],
+        "`secrets` alone compiles no HTTP stack, keyring or browser launcher",
+    ),
 ];
 
 pub(crate) fn run() -> Result {
