@@ -92,7 +92,7 @@ enum Endpoint {
 /// engine; every renewal exchanges the subject token again (re-reading its file).
 ///
 /// Built with [`TokenExchangeAuthenticator::builder`]. Implements
-/// [`Authenticator`](auth_core::Authenticator).
+/// [`Authenticator`].
 pub struct TokenExchangeAuthenticator {
     engine: TokenEngine,
 }
