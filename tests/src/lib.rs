@@ -155,13 +155,20 @@ impl User {
         path
     }
 
-    /// The command with a clean environment: no FLYTE_* from the outside, this user's home,
-    /// keyring and $BROWSER.
+    /// The command with a clean environment: no FLYTE_*, CI or KUBERNETES_SERVICE_HOST from
+    /// the outside, this user's home, keyring and $BROWSER.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(binary("auth-cli", "flyte-auth"));
         c.args(args).stdin(Stdio::null());
         for (k, _) in std::env::vars() {
-            if k.starts_with("FLYTE") || k == "BROWSER" || k == "DBUS_SESSION_BUS_ADDRESS" {
+            // CI and KUBERNETES_SERVICE_HOST would make the command refuse browser logins
+            // (no terminal here); these tests play the person with auth-test-browser.
+            if k.starts_with("FLYTE")
+                || k == "BROWSER"
+                || k == "DBUS_SESSION_BUS_ADDRESS"
+                || k == "CI"
+                || k == "KUBERNETES_SERVICE_HOST"
+            {
                 c.env_remove(k);
             }
         }

@@ -20,9 +20,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "auth-clientcreds",
         &["auth-core", "auth-oauth2", "security-model"],
     ),
+    (
+        "auth-exchange",
+        &["auth-core", "auth-oauth2", "security-model"],
+    ),
     ("auth-command", &["auth-core", "security-model"]),
     ("auth-keyring", &["auth-core", "security-model"]),
     ("auth-config", &["auth-core", "security-model"]),
+    ("auth-secrets", &["security-model"]),
     (
         "auth-tower",
         &["auth-core", "auth-oauth2", "security-model"],
@@ -36,10 +41,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth-pkce",
             "auth-device",
             "auth-clientcreds",
+            "auth-exchange",
             "auth-command",
             "auth-keyring",
             "auth-config",
             "auth-tower",
+            "auth-secrets",
         ],
     ),
     ("auth-cli", &["flyte-auth"]),
@@ -75,6 +82,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         &["reqwest", "hyper"],
         "auth-keyring performs no HTTP",
     ),
+    (
+        "auth-secrets",
+        &["tokio", "reqwest", "hyper"],
+        "auth-secrets reads variables and files only",
+    ),
 ];
 
 /// Facade feature sets and what they must not compile.
@@ -94,6 +106,11 @@ const FACADE: &[(&str, &[&str], &str)] = &[
             "auth-keyring",
         ],
         "`clientcreds` alone compiles no HTTP server, keyring or browser launcher",
+    ),
+    (
+        "secrets",
+        &["reqwest", "hyper", "keyring-core", "webbrowser"],
+        "`secrets` alone compiles no HTTP stack, keyring or browser launcher",
     ),
 ];
 

@@ -104,6 +104,8 @@ fn features() -> Result {
         "command",
         "keyring",
         "config",
+        "secrets",
+        "exchange",
         "qr",
         "tower",
         "config,tower",

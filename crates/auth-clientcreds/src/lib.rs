@@ -8,7 +8,9 @@ use auth_core::{
     AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, Credentials,
     EngineOptions, FetchContext, TokenEngine, TokenSource, async_trait,
 };
-use auth_oauth2::{ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint};
+use auth_oauth2::{
+    ClientAssertion, ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint,
+};
 
 /// A setting that [`ClientCredentialsBuilder::build`] refused.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,7 @@ auth_core::forward_authenticator!(ClientCredentialsAuthenticator => engine);
 pub struct ClientCredentialsBuilder {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
+    assertion: Option<ClientAssertion>,
     token_endpoint: Option<String>,
     config_store: Option<Arc<dyn ClientConfigStore>>,
     scopes: Option<Vec<String>>,
@@ -110,6 +113,7 @@ impl fmt::Debug for ClientCredentialsBuilder {
             .field("config_store", &self.config_store)
             .field("scopes", &self.scopes)
             .field("audience", &self.audience)
+            .field("assertion", &self.assertion)
             .field("auth_method", &self.auth_method)
             .field("header_key", &self.header_key)
             .field("transport", &self.transport)
@@ -127,9 +131,18 @@ impl ClientCredentialsBuilder {
         self
     }
 
-    /// The client secret (required).
+    /// The client secret (required unless a [`client_assertion`](Self::client_assertion)
+    /// is given).
     pub fn client_secret(mut self, secret: ClientSecret) -> Self {
         self.client_secret = Some(secret);
+        self
+    }
+
+    /// Authenticates with a JWT instead of a secret (RFC 7523): `private_key_jwt` signed with
+    /// a key file, or a federated token file (a Kubernetes projected service-account token)
+    /// re-read for every request. Replaces the client secret.
+    pub fn client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.assertion = Some(assertion);
         self
     }
 
@@ -230,14 +243,20 @@ impl ClientCredentialsBuilder {
             name: "client id",
             hint: "set it with .client_id(..) (Flyte config: clientId, FLYTE_CREDENTIALS_CLIENT_ID)",
         })?;
-        let secret = self
-            .client_secret
-            .filter(|s| !s.secret().is_empty())
-            .ok_or(BuildError::Missing {
-                name: "client secret",
-                hint: "set it with .client_secret(..) (Flyte config: clientSecretLocation, \
-                   clientSecretEnvVar or FLYTE_CREDENTIALS_CLIENT_SECRET)",
-            })?;
+        // A client assertion replaces the secret.
+        let secret = match self.assertion {
+            Some(_) => None,
+            None => Some(
+                self.client_secret
+                    .filter(|s| !s.secret().is_empty())
+                    .ok_or(BuildError::Missing {
+                        name: "client secret",
+                        hint: "set it with .client_secret(..) (Flyte config: clientSecretLocation, \
+                   clientSecretEnvVar or FLYTE_CREDENTIALS_CLIENT_SECRET), or use \
+                   .client_assertion(..)",
+                    })?,
+            ),
+        };
         let endpoint = match (
             self.token_endpoint.filter(|t| !t.trim().is_empty()),
             self.config_store,
@@ -263,12 +282,17 @@ impl ClientCredentialsBuilder {
             }
         };
         let client = OAuth2Client::new(http, client_id.clone());
-        let client = match self.auth_method {
-            None => client.with_negotiated_client_secret(secret),
-            Some(ClientAuthMethod::None) => {
-                client.with_client_secret(Some(secret), ClientAuthMethod::Basic)
-            }
-            Some(method) => client.with_client_secret(Some(secret), method),
+        let client = match (secret, self.assertion) {
+            (_, Some(assertion)) => client.with_client_assertion(assertion),
+            (Some(secret), None) => match self.auth_method {
+                None => client.with_negotiated_client_secret(secret),
+                Some(ClientAuthMethod::None) => {
+                    client.with_client_secret(Some(secret), ClientAuthMethod::Basic)
+                }
+                Some(method) => client.with_client_secret(Some(secret), method),
+            },
+            // Not reached: without an assertion the secret is required above.
+            (None, None) => client,
         };
         let store_key = self.store_key.unwrap_or_else(|| match &endpoint {
             Endpoint::Static(url) => url.clone(),

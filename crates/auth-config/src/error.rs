@@ -161,6 +161,16 @@ pub enum ConfigError {
         /// Where `clientSecretEnvVar` was set.
         origin: Origin,
     },
+
+    /// A Flyte 2 API key (`FLYTE_API_KEY`, `EAGER_API_KEY`) that cannot be decoded.
+    #[non_exhaustive]
+    #[error("{origin}: {source}")]
+    InvalidApiKey {
+        /// The variable that holds the key.
+        origin: Origin,
+        /// What is wrong with it.
+        source: crate::api_key::ApiKeyError,
+    },
 }
 
 impl ConfigError {
@@ -171,7 +181,8 @@ impl ConfigError {
             | ConfigError::UnknownAuthMode { origin, .. }
             | ConfigError::SecretFile { origin, .. }
             | ConfigError::EmptySecretFile { origin, .. }
-            | ConfigError::SecretEnvVarMissing { origin, .. } => Some(origin),
+            | ConfigError::SecretEnvVarMissing { origin, .. }
+            | ConfigError::InvalidApiKey { origin, .. } => Some(origin),
             ConfigError::FileNotFound { .. }
             | ConfigError::ReadFile { .. }
             | ConfigError::Parse { .. } => None,

@@ -33,6 +33,10 @@ pub(crate) struct Layer {
     pub(crate) scopes: Option<Vec<String>>,
     pub(crate) audience: Option<String>,
     pub(crate) client_auth_method: Option<ClientAuthMethod>,
+    pub(crate) client_assertion_key_file: Option<PathBuf>,
+    pub(crate) client_assertion_algorithm: Option<String>,
+    pub(crate) client_assertion_key_id: Option<String>,
+    pub(crate) federated_token_file: Option<PathBuf>,
     pub(crate) issuer: Option<String>,
     pub(crate) command: Option<Vec<String>>,
     pub(crate) proxy_command: Option<Vec<String>>,
@@ -66,6 +70,16 @@ impl Layer {
             scopes: self.scopes.or(lower.scopes),
             audience: self.audience.or(lower.audience),
             client_auth_method: self.client_auth_method.or(lower.client_auth_method),
+            client_assertion_key_file: self
+                .client_assertion_key_file
+                .or(lower.client_assertion_key_file),
+            client_assertion_algorithm: self
+                .client_assertion_algorithm
+                .or(lower.client_assertion_algorithm),
+            client_assertion_key_id: self
+                .client_assertion_key_id
+                .or(lower.client_assertion_key_id),
+            federated_token_file: self.federated_token_file.or(lower.federated_token_file),
             issuer: self.issuer.or(lower.issuer),
             command: self.command.or(lower.command),
             proxy_command: self.proxy_command.or(lower.proxy_command),
@@ -114,6 +128,13 @@ impl Layer {
                 .text("clientAuthMethod")?
                 .map(|s| parse_auth_method(&s, file.origin("clientAuthMethod")))
                 .transpose()?,
+            client_assertion_key_file: file.text("clientAssertionKeyFile")?.map(PathBuf::from),
+            client_assertion_algorithm: file
+                .text("clientAssertionAlgorithm")?
+                .map(|s| parse_assertion_algorithm(s, file.origin("clientAssertionAlgorithm")))
+                .transpose()?,
+            client_assertion_key_id: file.text("clientAssertionKeyId")?,
+            federated_token_file: file.text("federatedTokenFile")?.map(PathBuf::from),
             issuer: file.text("issuer")?,
             command: file.argv("command")?,
             proxy_command: file.argv("proxyCommand")?,
@@ -180,6 +201,22 @@ impl Layer {
                     parse_auth_method(&s, EnvReader::origin(vars::CREDENTIALS_CLIENT_AUTH_METHOD))
                 })
                 .transpose()?,
+            client_assertion_key_file: env
+                .text(vars::CREDENTIALS_CLIENT_ASSERTION_KEY_FILE)
+                .map(PathBuf::from),
+            client_assertion_algorithm: env
+                .text(vars::CREDENTIALS_CLIENT_ASSERTION_ALGORITHM)
+                .map(|s| {
+                    parse_assertion_algorithm(
+                        s,
+                        EnvReader::origin(vars::CREDENTIALS_CLIENT_ASSERTION_ALGORITHM),
+                    )
+                })
+                .transpose()?,
+            client_assertion_key_id: env.text(vars::CREDENTIALS_CLIENT_ASSERTION_KEY_ID),
+            federated_token_file: env
+                .text(vars::CREDENTIALS_FEDERATED_TOKEN_FILE)
+                .map(PathBuf::from),
             issuer: env.text(vars::CREDENTIALS_ISSUER),
             command: env
                 .text(vars::CREDENTIALS_COMMAND)
@@ -225,6 +262,20 @@ fn parse_mode(value: &str, origin: Origin) -> Result<AuthMode, ConfigError> {
     value
         .parse()
         .map_err(|source| ConfigError::UnknownAuthMode { origin, source })
+}
+
+/// `RS256` or `ES256`, in any case; returned upper-cased.
+fn parse_assertion_algorithm(value: String, origin: Origin) -> Result<String, ConfigError> {
+    let upper = value.trim().to_ascii_uppercase();
+    if upper == "RS256" || upper == "ES256" {
+        Ok(upper)
+    } else {
+        Err(ConfigError::InvalidValue {
+            origin,
+            value: shorten(&value),
+            expected: "RS256 or ES256".to_owned(),
+        })
+    }
 }
 
 fn parse_auth_method(value: &str, origin: Origin) -> Result<ClientAuthMethod, ConfigError> {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod api_key;
 mod error;
 mod layer;
 mod loader;
@@ -10,6 +11,7 @@ mod settings;
 pub mod vars;
 mod yaml;
 
+pub use api_key::{ApiKey, ApiKeyError};
 pub use error::{ConfigError, FileSource, Origin};
 pub use loader::{Loader, Overrides, find_config_file};
 pub use mode::{AuthMode, ClientAuthMethod, ParseAuthModeError};

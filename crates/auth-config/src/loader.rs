@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use auth_core::ClientSecret;
 
+use crate::api_key::ApiKey;
 use crate::error::{ConfigError, FileSource, Origin};
 use crate::layer::Layer;
 use crate::mode::AuthMode;
@@ -210,6 +211,12 @@ impl Loader {
         let env_layer = Layer::from_env(env)?;
         let merged = env_layer.over(file_layer);
         let mut settings = resolve(merged, env)?;
+        apply_api_key(
+            &mut settings,
+            env,
+            found.as_ref().map(|(_, s)| *s),
+            &self.overrides,
+        )?;
         settings.source_file = found.map(|(path, _)| path);
         apply_overrides(&mut settings, &self.overrides);
         Ok(settings)
@@ -334,6 +341,11 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
             (layer.client_secret, source, false)
         };
 
+    // A client assertion (key file or federated token file) stands in for the secret and
+    // selects client credentials the same way.
+    let selects_client_secret = selects_client_secret
+        || layer.client_assertion_key_file.is_some()
+        || layer.federated_token_file.is_some();
     let auth_mode = if selects_client_secret {
         AuthMode::ClientSecret
     } else {
@@ -353,6 +365,10 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
         scopes: layer.scopes,
         audience: layer.audience,
         client_auth_method: layer.client_auth_method,
+        client_assertion_key_file: layer.client_assertion_key_file,
+        client_assertion_algorithm: layer.client_assertion_algorithm,
+        client_assertion_key_id: layer.client_assertion_key_id,
+        federated_token_file: layer.federated_token_file,
         issuer: layer.issuer,
         command: layer.command,
         proxy_command: layer.proxy_command,
@@ -409,6 +425,35 @@ fn read_secret_file(path: &Path, origin: Origin) -> Result<ClientSecret, ConfigE
 fn wipe(mut bytes: Vec<u8>) {
     bytes.iter_mut().for_each(|b| *b = 0);
     std::hint::black_box(&bytes);
+}
+
+/// A Flyte 2 API key from the environment replaces the endpoint and client credentials, as in
+/// Flyte 2: `FLYTE_API_KEY` (`flyte.init_from_api_key`), else the key injected into task pods
+/// (`_UNION_EAGER_API_KEY`, `EAGER_API_KEY`) unless a config file was chosen explicitly
+/// (`--config`, `$FLYTECTL_CONFIG`), as `flyte.init_in_cluster` prefers a mounted config file.
+/// An auth mode set in the environment or on the command line switches API keys off, as
+/// Flyte 2's `FLYTE_AUTH_TYPE` does, so the two can never disagree.
+fn apply_api_key(
+    settings: &mut Settings,
+    env: &HashMap<String, String>,
+    file: Option<FileSource>,
+    overrides: &Overrides,
+) -> Result<(), ConfigError> {
+    let mode_chosen = overrides.auth_mode.is_some()
+        || env
+            .get(vars::CREDENTIALS_AUTH_MODE)
+            .is_some_and(|m| !m.trim().is_empty());
+    if mode_chosen {
+        return Ok(());
+    }
+    let file_chosen = matches!(
+        file,
+        Some(FileSource::Explicit | FileSource::FlytectlConfigEnv)
+    );
+    if let Some((var, key)) = ApiKey::from_env(env, !file_chosen)? {
+        settings.apply_api_key(key, var);
+    }
+    Ok(())
 }
 
 fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {

@@ -20,6 +20,8 @@ pub enum SecretSource {
     File(PathBuf),
     /// `FLYTE_CREDENTIALS_CLIENT_SECRET`, which holds the secret itself.
     Inline,
+    /// A Flyte 2 API key in the named variable (`FLYTE_API_KEY`, `EAGER_API_KEY`, ...).
+    ApiKey(String),
 }
 
 impl fmt::Display for SecretSource {
@@ -32,6 +34,7 @@ impl fmt::Display for SecretSource {
                 "environment variable {}",
                 vars::CREDENTIALS_CLIENT_SECRET
             ),
+            SecretSource::ApiKey(var) => write!(f, "the API key in environment variable {var}"),
         }
     }
 }
@@ -70,6 +73,16 @@ pub struct Settings {
     /// How the client secret is sent; `None`: Basic unless the provider advertises only
     /// `client_secret_post`, falling back to post once when Basic is refused.
     pub client_auth_method: Option<ClientAuthMethod>,
+    /// A PEM private key for `private_key_jwt` client assertions (RFC 7523) instead of a
+    /// client secret.
+    pub client_assertion_key_file: Option<PathBuf>,
+    /// `RS256` or `ES256` (upper-cased); `None` means `RS256`.
+    pub client_assertion_algorithm: Option<String>,
+    /// The `kid` header of the assertions.
+    pub client_assertion_key_id: Option<String>,
+    /// A federated token file (a projected service-account token) sent as the client
+    /// assertion, re-read for every request. Beats the key file.
+    pub federated_token_file: Option<PathBuf>,
     /// A plain OAuth 2.0 / OpenID Connect issuer: the endpoints are discovered from it
     /// (RFC 8414, then OpenID Connect discovery) instead of from the Flyte endpoint.
     pub issuer: Option<String>,
@@ -152,6 +165,23 @@ impl Settings {
             ("authType", Some(self.auth_mode.to_string())),
             ("clientId", self.client_id.clone()),
             ("clientSecret", secret),
+            (
+                "clientAssertionKeyFile",
+                self.client_assertion_key_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+            (
+                "clientAssertionAlgorithm",
+                self.client_assertion_algorithm.clone(),
+            ),
+            ("clientAssertionKeyId", self.client_assertion_key_id.clone()),
+            (
+                "federatedTokenFile",
+                self.federated_token_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
             ("scopes", list(&self.scopes)),
             ("audience", self.audience.clone()),
             (
@@ -218,6 +248,13 @@ impl fmt::Debug for Settings {
             .field("client_secret_source", &self.client_secret_source)
             .field("scopes", &self.scopes)
             .field("client_auth_method", &self.client_auth_method)
+            .field("client_assertion_key_file", &self.client_assertion_key_file)
+            .field(
+                "client_assertion_algorithm",
+                &self.client_assertion_algorithm,
+            )
+            .field("client_assertion_key_id", &self.client_assertion_key_id)
+            .field("federated_token_file", &self.federated_token_file)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("command", &self.command)

@@ -42,5 +42,25 @@ pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
 pub const ADMIN_DISABLE_KEYRING: &str = "FLYTE_ADMIN_DISABLEKEYRING";
 /// Which keyring layouts to write (`admin.keyringLayout`): `auto`, `flytekit`, `flyte2`, `both`.
 pub const ADMIN_KEYRING_LAYOUT: &str = "FLYTE_ADMIN_KEYRINGLAYOUT";
+/// A PEM private key for `private_key_jwt` client assertions (`admin.clientAssertionKeyFile`,
+/// not a flytekit key); selects `ClientSecret` mode (client credentials) instead of a secret.
+pub const CREDENTIALS_CLIENT_ASSERTION_KEY_FILE: &str =
+    "FLYTE_CREDENTIALS_CLIENT_ASSERTION_KEY_FILE";
+/// `RS256` (default) or `ES256` (`admin.clientAssertionAlgorithm`).
+pub const CREDENTIALS_CLIENT_ASSERTION_ALGORITHM: &str =
+    "FLYTE_CREDENTIALS_CLIENT_ASSERTION_ALGORITHM";
+/// The `kid` of the assertion key (`admin.clientAssertionKeyId`).
+pub const CREDENTIALS_CLIENT_ASSERTION_KEY_ID: &str = "FLYTE_CREDENTIALS_CLIENT_ASSERTION_KEY_ID";
+/// A federated token file (a projected service-account token) sent as the client assertion
+/// (`admin.federatedTokenFile`); selects `ClientSecret` mode. Beats the key file.
+pub const CREDENTIALS_FEDERATED_TOKEN_FILE: &str = "FLYTE_CREDENTIALS_FEDERATED_TOKEN_FILE";
 /// The config file to read instead of `~/.flyte/config.yaml`.
 pub const FLYTECTL_CONFIG: &str = "FLYTECTL_CONFIG";
+/// A Flyte 2 API key (`flyte.init_from_api_key`): base64 of
+/// `endpoint:client_id:client_secret:org`. See [`ApiKey`](crate::ApiKey).
+pub const API_KEY: &str = "FLYTE_API_KEY";
+/// The API key the Union control plane injects into task pods; read before
+/// [`EAGER_API_KEY`].
+pub const UNION_EAGER_API_KEY: &str = "_UNION_EAGER_API_KEY";
+/// The API key Flyte injects into task pods (eager mode).
+pub const EAGER_API_KEY: &str = "EAGER_API_KEY";

@@ -16,12 +16,16 @@ use url::Url;
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
+use crate::assertion::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use crate::transport::{
     HttpClient, Request, Resend, Response, location_host, oauth_error_from, parse_url, sanitize,
 };
 
 /// The grant type of the device flow (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The grant type of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// The longest device code lifetime read from a device authorization response: one day.
 ///
@@ -119,6 +123,7 @@ pub struct OAuth2Client {
     client_id: Arc<str>,
     secret: Option<ClientSecret>,
     auth: Arc<AuthChoice>,
+    assertion: Option<Arc<ClientAssertion>>,
     /// The last token endpoint, parsed: most clients call one endpoint for their whole life.
     endpoint: Arc<Mutex<Option<Arc<ParsedEndpoint>>>>,
 }
@@ -159,6 +164,7 @@ impl OAuth2Client {
             secret: None,
             auth: AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF),
             endpoint: Arc::default(),
+            assertion: None,
         }
     }
 
@@ -171,6 +177,17 @@ impl OAuth2Client {
     ) -> Self {
         self.secret = secret;
         self.auth = AuthChoice::new(method, NEGOTIATE_OFF);
+        self
+    }
+
+    /// Authenticates with a JWT assertion instead of a secret (RFC 7523 §2.2:
+    /// `client_assertion_type` and `client_assertion` in the body, with `client_id`): a
+    /// `private_key_jwt` signed for each request, or a federated token file read for each
+    /// request. A secret set before is dropped.
+    pub fn with_client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.secret = None;
+        self.auth = AuthChoice::new(ClientAuthMethod::None, NEGOTIATE_OFF);
+        self.assertion = Some(Arc::new(assertion));
         self
     }
 
@@ -346,6 +363,34 @@ impl OAuth2Client {
         Ok(parsed)
     }
 
+    /// Any other grant at the token endpoint: an extension grant (RFC 6749 §4.5) such as
+    /// RFC 8693 token exchange ([`TOKEN_EXCHANGE_GRANT`]). Sends `grant_type`, the `scope`
+    /// built from `scopes`, `params`, and this client's authentication.
+    ///
+    /// With `repeatable`, transient failures are retried (the grant may be sent twice);
+    /// without it, a request that may have reached the server is never resent and its error is
+    /// not retryable, as for single-use grants.
+    pub async fn extension_grant(
+        &self,
+        token_endpoint: &str,
+        grant_type: &str,
+        scopes: &[String],
+        params: &[(&str, &str)],
+        repeatable: bool,
+    ) -> Result<Credentials, AuthError> {
+        let scope = scope_param(scopes);
+        let mut all = vec![("grant_type", grant_type)];
+        push_scope_and_audience(&mut all, scope.as_deref(), None);
+        all.extend_from_slice(params);
+        let resend = if repeatable {
+            Resend::Safe
+        } else {
+            Resend::SingleUse
+        };
+        self.token_request(token_endpoint, all, resend, scopes)
+            .await
+    }
+
     async fn token_request(
         &self,
         token_endpoint: &str,
@@ -454,11 +499,25 @@ impl OAuth2Client {
         &self,
         method: ClientAuthMethod,
         url: &Url,
-        mut params: Vec<(&str, &str)>,
+        params: Vec<(&str, &str)>,
         resend: Resend,
         what: &str,
     ) -> Result<Response, AuthError> {
-        let authorization = self.client_authentication(method, &mut params)?;
+        // The assertion lives in this call: let `params` borrow it.
+        let mut params: Vec<(&str, &str)> = params;
+        let assertion = match &self.assertion {
+            Some(a) => Some(a.assertion(&self.client_id, url.as_str()).await?),
+            None => None,
+        };
+        let authorization = match &assertion {
+            Some(jwt) => {
+                params.push(("client_id", &self.client_id));
+                params.push(("client_assertion_type", JWT_BEARER_ASSERTION_TYPE));
+                params.push(("client_assertion", jwt.as_str()));
+                None
+            }
+            None => self.client_authentication(method, &mut params)?,
+        };
         // The body moves into the request (retries share it), so no second copy is made.
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&params)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion;
 mod client;
 mod discovery;
 mod endpoint;
@@ -9,9 +10,12 @@ mod revoke;
 mod tls;
 mod transport;
 
+pub use assertion::{
+    ASSERTION_LIFETIME, AssertionAlgorithm, ClientAssertion, JWT_BEARER_ASSERTION_TYPE,
+};
 pub use client::{
     ClientAuthMethod, DEVICE_CODE_GRANT, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME,
-    MAX_POLL_INTERVAL, OAuth2Client, scope_param,
+    MAX_POLL_INTERVAL, OAuth2Client, TOKEN_EXCHANGE_GRANT, scope_param,
 };
 pub use discovery::{FlyteDiscovery, FlyteOverrides, IssuerDiscovery};
 pub use endpoint::check_endpoint;

@@ -33,6 +33,14 @@
 //   cc-special       secret `p@ss:w+rd/% &=z`, client_secret_basic (id and secret must be
 //                    form-urlencoded before base64, RFC 6749 §2.3.1; the raw secret is rejected)
 //   cc-short         secret `cc-short-secret`, client_secret_basic, access token TTL 2 s
+//   pkjwt-rs256      private_key_jwt (RFC 7523) with an RSA key (kid client-rs256), client_credentials
+//   pkjwt-es256      private_key_jwt with a P-256 key (kid client-es256), client_credentials
+//   federated        private_key_jwt whose JWKS is the "cluster issuer" key (kid cluster-issuer):
+//                    a service-account-like JWT minted with that key (iss = sub = `federated`,
+//                    aud = the token endpoint) is its client assertion. The provider refuses a
+//                    replayed jti. Private keys: GET /test/client-keys (PKCS#8 PEM).
+//   exchanger        secret `exchanger-secret`, client_secret_basic, grants client_credentials and
+//                    token exchange (RFC 8693, below)
 //   A confidential client that authenticates with the other method (Basic vs. form post) gets
 //   401 invalid_client (the provider alone accepts both).
 //
@@ -53,9 +61,18 @@
 //     in-memory store dropped the code.
 //   - clockTolerance is 0: an expired token is expired.
 //
+//   - Token exchange (RFC 8693, grant urn:ietf:params:oauth:grant-type:token-exchange, client
+//     `exchanger`): the subject token must be an access token this provider issued and that is
+//     still valid (subject_token_type ...:access_token); the answer is an RS256 JWT access
+//     token signed with the provider's key, sub = the subject token's account or client,
+//     aud = `audience` (else `resource`, else the issuer), act.sub = the exchanging client,
+//     lifetime $IDP_EXCHANGE_TTL seconds (default 3600). Anything else is invalid_grant or
+//     invalid_request.
+//
 // Extra routes (outside the provider):
 //   GET  /test/stats          {"token": {"<client_id>": n}, "device_authorization": {...}}
 //   POST /test/stats/reset    zero the counters (204)
+//   GET  /test/client-keys    {"pkjwt-rs256": PEM, "pkjwt-es256": PEM, "cluster-issuer": PEM}
 //   GET  /.well-known/oauth-authorization-server   RFC 8414 metadata (= openid-configuration)
 //   GET  /config/v1/flyte_client                   Flyte AuthMetadataService public client config
 
@@ -86,6 +103,21 @@ const signingKeyPromise = new Promise((resolve, reject) => {
     else resolve({ ...privateKey.export({ format: 'jwk' }), kid: 'test-idp-rs256', alg: 'RS256', use: 'sig' });
   });
 });
+
+// Keys of the private_key_jwt test clients and of a "cluster issuer" that mints
+// service-account-like JWTs, generated per start; tests fetch the private halves from
+// GET /test/client-keys (a test provider: nothing here protects real credentials).
+const generate = (type, options) => new Promise((resolve, reject) => {
+  crypto.generateKeyPair(type, options, (err, publicKey, privateKey) => {
+    if (err) reject(err);
+    else resolve({ publicKey, privateKey });
+  });
+});
+const clientKeysPromise = Promise.all([
+  generate('rsa', { modulusLength: 2048 }),
+  generate('ec', { namedCurve: 'P-256' }),
+  generate('rsa', { modulusLength: 2048 }),
+]);
 
 const { default: Provider } = await import('oidc-provider');
 // The provider's own in-memory adapter (the one it uses when none is configured), wrapped below.
@@ -161,6 +193,18 @@ const confidentialClient = (clientId, secret, method) => ({
   redirect_uris: [],
 });
 
+const [rsaClientKey, ecClientKey, clusterKey] = await clientKeysPromise;
+const publicJwk = (pair, kid, alg) => ({ ...pair.publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' });
+const privatePem = (pair) => pair.privateKey.export({ format: 'pem', type: 'pkcs8' });
+const assertionClient = (clientId, keys) => ({
+  client_id: clientId,
+  token_endpoint_auth_method: 'private_key_jwt',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  jwks: { keys },
+});
+
 const CLIENTS = [
   publicClient('flyte-cli'),
   publicClient('flyte-cli-short'),
@@ -172,6 +216,13 @@ const CLIENTS = [
   confidentialClient('cc-post', 'cc-post-secret', 'client_secret_post'),
   confidentialClient('cc-special', 'p@ss:w+rd/% &=z', 'client_secret_basic'),
   confidentialClient('cc-short', 'cc-short-secret', 'client_secret_basic'),
+  assertionClient('pkjwt-rs256', [publicJwk(rsaClientKey, 'client-rs256', 'RS256')]),
+  assertionClient('pkjwt-es256', [publicJwk(ecClientKey, 'client-es256', 'ES256')]),
+  assertionClient('federated', [publicJwk(clusterKey, 'cluster-issuer', 'RS256')]),
+  {
+    ...confidentialClient('exchanger', 'exchanger-secret', 'client_secret_basic'),
+    grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+  },
 ];
 const AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
@@ -307,6 +358,60 @@ const provider = new Provider(ISSUER, {
   },
 });
 
+// ---- token exchange (RFC 8693) -------------------------------------------------------------------
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const EXCHANGE_TTL = Number(env('IDP_EXCHANGE_TTL', '3600'));
+const signingPrivateKey = crypto.createPrivateKey({ key: signingKey, format: 'jwk' });
+
+function signJwt(payload) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'RS256', typ: 'at+jwt', kid: signingKey.kid })}.${part(payload)}`;
+  return `${input}.${crypto.sign('sha256', Buffer.from(input), signingPrivateKey).toString('base64url')}`;
+}
+
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params, client } = ctx.oidc;
+  ctx.set('cache-control', 'no-store');
+  const fail = (error, description) => {
+    ctx.status = 400;
+    ctx.body = { error, error_description: description };
+  };
+  if (!params.subject_token || !params.subject_token_type) {
+    fail('invalid_request', 'subject_token and subject_token_type are required');
+    return;
+  }
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    fail('invalid_request', `unsupported subject_token_type ${params.subject_token_type}`);
+    return;
+  }
+  const found = (await provider.ClientCredentials.find(params.subject_token))
+    ?? (await provider.AccessToken.find(params.subject_token));
+  if (!found || found.isExpired) {
+    fail('invalid_grant', 'the subject token is not a valid access token of this issuer');
+    return;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    iss: ISSUER,
+    sub: found.accountId ?? found.clientId,
+    aud: params.audience || params.resource || ISSUER,
+    client_id: client.clientId,
+    act: { sub: client.clientId },
+    iat: now,
+    exp: now + EXCHANGE_TTL,
+    jti: crypto.randomUUID(),
+  };
+  if (params.scope) payload.scope = params.scope;
+  ctx.body = {
+    access_token: signJwt(payload),
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: EXCHANGE_TTL,
+  };
+}, ['subject_token', 'subject_token_type', 'audience', 'resource', 'scope', 'requested_token_type', 'actor_token', 'actor_token_type']);
+
 function escapeHtml(value) {
   return String(value).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
@@ -372,6 +477,15 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/test/stats' && ctx.method === 'GET') {
     ctx.set('cache-control', 'no-store');
     ctx.body = stats;
+    return;
+  }
+  if (ctx.path === '/test/client-keys' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = {
+      'pkjwt-rs256': privatePem(rsaClientKey),
+      'pkjwt-es256': privatePem(ecClientKey),
+      'cluster-issuer': privatePem(clusterKey),
+    };
     return;
   }
   if (ctx.path === '/test/stats/reset' && ctx.method === 'POST') {
@@ -457,10 +571,13 @@ provider.use(async (ctx, next) => {
     return;
   }
 
-  if (form.has('audience') && !form.has('resource')) {
-    form.set('resource', form.get('audience'));
+  // Token exchange keeps its own `audience` parameter (RFC 8693 §2.1).
+  if (form.get('grant_type') !== TOKEN_EXCHANGE) {
+    if (form.has('audience') && !form.has('resource')) {
+      form.set('resource', form.get('audience'));
+    }
+    form.delete('audience');
   }
-  form.delete('audience');
   if (ctx.is('application/x-www-form-urlencoded')) {
     ctx.request.body = form.toString();
   }

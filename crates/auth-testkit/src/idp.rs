@@ -575,6 +575,38 @@ pub async fn reset_stats(issuer: &str) -> Result<(), IdpError> {
     Ok(())
 }
 
+/// The private keys of the provider's `private_key_jwt` clients and of its "cluster issuer"
+/// (`GET /test/client-keys`), PKCS#8 PEM, generated when the provider started.
+#[derive(Clone, Deserialize)]
+pub struct ClientKeys {
+    /// The RSA key of client `pkjwt-rs256` (kid `client-rs256`).
+    #[serde(rename = "pkjwt-rs256")]
+    pub rs256: String,
+    /// The P-256 key of client `pkjwt-es256` (kid `client-es256`).
+    #[serde(rename = "pkjwt-es256")]
+    pub es256: String,
+    /// The RSA key whose JWTs client `federated` presents as its assertion (kid
+    /// `cluster-issuer`).
+    #[serde(rename = "cluster-issuer")]
+    pub cluster_issuer: String,
+}
+
+impl std::fmt::Debug for ClientKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientKeys([redacted])")
+    }
+}
+
+/// Reads the client keys of the provider at `issuer`.
+pub async fn client_keys(issuer: &str) -> Result<ClientKeys, IdpError> {
+    let url = issuer_url(issuer, "/test/client-keys")?;
+    let response = client(false, Policy::none())?.get(url).send().await?;
+    if !response.status().is_success() {
+        return Err(unexpected("reading /test/client-keys", response).await);
+    }
+    Ok(response.json().await?)
+}
+
 // ---- the browser -------------------------------------------------------------------------------
 
 /// What the browser saw at the end of [`play_browser`].

@@ -27,12 +27,16 @@
 //! - `pkce`: browser login, authorization code + PKCE ([`pkce`]).
 //! - `device`: device authorization grant for headless terminals ([`device`]).
 //! - `clientcreds`: client credentials grant for services ([`clientcreds`]).
+//! - `exchange`: token exchange (RFC 8693) of a workload's token, such as a Kubernetes
+//!   service-account token, for one with the Flyte audience ([`exchange`]).
 //! - `command`: a token printed by an external command; proxy authorization ([`command`]).
 //!   Compiles no HTTP stack.
 //! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
 //! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
 //! - `tower`: authenticated gRPC and HTTP channels: a tower layer, a tonic interceptor,
 //!   discovery over gRPC and Connect, and [`tower::connect`] ([`tower`]).
+//! - `secrets`: Flyte task secrets, resolved as flytekit's `SecretsManager` does ([`secrets`]).
+//!   Compiles no HTTP stack.
 //! - `qr`: a QR code of the device login URL in the terminal.
 //! - `full`: all of the above but `qr` and `tower` (which compiles tonic and HTTP/2).
 //!
@@ -59,10 +63,20 @@ pub use auth_core::{
 #[doc(inline)]
 pub use security_model as models;
 
-#[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+#[cfg(any(
+    feature = "pkce",
+    feature = "device",
+    feature = "clientcreds",
+    feature = "exchange"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "pkce", feature = "device", feature = "clientcreds")))
+    doc(cfg(any(
+        feature = "pkce",
+        feature = "device",
+        feature = "clientcreds",
+        feature = "exchange"
+    )))
 )]
 #[doc(inline)]
 pub use auth_oauth2 as oauth2;
@@ -97,15 +111,29 @@ pub use auth_keyring as keyring;
 #[doc(inline)]
 pub use auth_config as config;
 
+#[cfg(feature = "exchange")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exchange")))]
+#[doc(inline)]
+pub use auth_exchange as exchange;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[doc(inline)]
 pub use auth_tower as tower;
 
+#[cfg(feature = "secrets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secrets")))]
+#[doc(inline)]
+pub use auth_secrets as secrets;
+
 pub mod blocking;
 
 #[cfg(feature = "config")]
+mod headless;
+#[cfg(feature = "config")]
 mod select;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use headless::Surroundings;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use select::{BrowserPrompt, Configured, FromConfigOptions, from_config};

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_config::{AuthMode, Settings};
+
+use crate::headless::{Surroundings, Unattended};
 #[allow(unused_imports)]
 use auth_core::{AuthError, ClientConfigStore, CredentialStore, SharedAuthenticator};
 
@@ -22,6 +24,7 @@ pub struct FromConfigOptions {
     pkce_progress: Option<Arc<dyn auth_pkce::LoginProgress>>,
     #[cfg(feature = "pkce")]
     pkce_paste: Option<Arc<dyn auth_pkce::PasteInput>>,
+    surroundings: Option<Surroundings>,
 }
 
 /// Shows the browser login URL to the user (default: a line on stderr).
@@ -41,6 +44,7 @@ impl Default for FromConfigOptions {
             pkce_progress: None,
             #[cfg(feature = "pkce")]
             pkce_paste: None,
+            surroundings: None,
         }
     }
 }
@@ -52,6 +56,7 @@ impl fmt::Debug for FromConfigOptions {
             .field("no_browser", &self.no_browser)
             .field("use_keyring", &self.use_keyring)
             .field("store", &self.store)
+            .field("surroundings", &self.surroundings)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +70,15 @@ impl FromConfigOptions {
     /// Allows (default) or refuses browser and device logins.
     pub fn interactive(mut self, interactive: bool) -> Self {
         self.interactive = interactive;
+        self
+    }
+
+    /// Where the process runs, instead of [`Surroundings::detect`]. In a Kubernetes pod or a
+    /// CI job with no terminal attached, a browser or device login fails at once with an
+    /// error that names the non-interactive modes, instead of waiting for a person; pass
+    /// [`Surroundings::default()`] to switch that check off.
+    pub fn surroundings(mut self, surroundings: Surroundings) -> Self {
+        self.surroundings = Some(surroundings);
         self
     }
 
@@ -147,12 +161,26 @@ pub struct Configured {
 /// `keyring` feature is on, the proxy-authorization command scoped to the Flyte host, and the
 /// TLS and proxy settings on every HTTP call. A mode whose feature is off is a configuration
 /// error naming the feature.
+///
+/// In a Kubernetes pod or CI job without a terminal ([`Surroundings::refusal`]), the browser
+/// and device flows are built non-interactive: stored or refreshable credentials still work,
+/// and a login that needs a person fails at once with an error naming the non-interactive
+/// modes.
 pub fn from_config(
     settings: &Settings,
     options: &FromConfigOptions,
 ) -> Result<Configured, AuthError> {
     let store_key = store_key(settings);
-    match settings.auth_mode {
+    let refusal = unattended_refusal(settings.auth_mode, options);
+    let unattended;
+    let options = match refusal {
+        Some(_) => {
+            unattended = options.clone().interactive(false);
+            &unattended
+        }
+        None => options,
+    };
+    let mut configured = match settings.auth_mode {
         AuthMode::ExternalCommand => external_command(settings, options, store_key),
         AuthMode::ClientSecret => client_secret(settings, options, store_key),
         AuthMode::Pkce => pkce(settings, options, store_key),
@@ -161,6 +189,22 @@ pub fn from_config(
         other => Err(AuthError::configuration(format!(
             "auth mode {other} is not supported by this build"
         ))),
+    }?;
+    if let Some(refusal) = refusal {
+        configured.authenticator = Unattended::wrap(configured.authenticator, refusal);
+    }
+    Ok(configured)
+}
+
+/// Why a flow that needs a person must not prompt here, when it is one that does and
+/// interaction was not already switched off.
+fn unattended_refusal(mode: AuthMode, options: &FromConfigOptions) -> Option<String> {
+    if !options.interactive || !matches!(mode, AuthMode::Pkce | AuthMode::DeviceFlow) {
+        return None;
+    }
+    match &options.surroundings {
+        Some(s) => s.refusal(),
+        None => Surroundings::detect().refusal(),
     }
 }
 
@@ -434,15 +478,22 @@ fn client_secret(
             "auth mode ClientSecret needs admin.clientId (or FLYTE_CREDENTIALS_CLIENT_ID)",
         )
     })?;
-    let secret = settings.client_secret.clone().ok_or_else(|| {
-        AuthError::configuration(
-            "auth mode ClientSecret needs a client secret: admin.clientSecretLocation, admin.clientSecretEnvVar \
-             or FLYTE_CREDENTIALS_CLIENT_SECRET",
-        )
-    })?;
-    let mut b = auth_clientcreds::ClientCredentialsAuthenticator::builder()
-        .client_id(client_id)
-        .client_secret(secret)
+    let mut b = auth_clientcreds::ClientCredentialsAuthenticator::builder().client_id(client_id);
+    // A client assertion (RFC 7523) stands in for the secret: the federated token file first,
+    // then a private_key_jwt key file.
+    if let Some(assertion) = client_assertion(settings)? {
+        b = b.client_assertion(assertion);
+    } else {
+        let secret = settings.client_secret.clone().ok_or_else(|| {
+            AuthError::configuration(
+                "auth mode ClientSecret needs a client secret: admin.clientSecretLocation, admin.clientSecretEnvVar \
+                 or FLYTE_CREDENTIALS_CLIENT_SECRET (or a client assertion: admin.federatedTokenFile, \
+                 admin.clientAssertionKeyFile)",
+            )
+        })?;
+        b = b.client_secret(secret);
+    }
+    let mut b = b
         .config_store(config.clone())
         .http_client(client.clone())
         .allow_http(settings.insecure)
@@ -474,6 +525,34 @@ fn client_secret(
         configured(b.build()?, AuthMode::ClientSecret, store_key, Some(config)),
         client,
     )
+}
+
+/// The client assertion the settings configure, if any.
+#[cfg(feature = "clientcreds")]
+fn client_assertion(
+    settings: &Settings,
+) -> Result<Option<auth_oauth2::ClientAssertion>, AuthError> {
+    use auth_oauth2::{AssertionAlgorithm, ClientAssertion};
+    if let Some(path) = &settings.federated_token_file {
+        return Ok(Some(ClientAssertion::token_file(path.clone())));
+    }
+    let Some(path) = &settings.client_assertion_key_file else {
+        return Ok(None);
+    };
+    let algorithm = match settings.client_assertion_algorithm.as_deref() {
+        None => AssertionAlgorithm::Rs256,
+        Some(name) => AssertionAlgorithm::parse(name).ok_or_else(|| {
+            AuthError::configuration(format!(
+                "admin.clientAssertionAlgorithm {name:?} is not RS256 or ES256"
+            ))
+        })?,
+    };
+    ClientAssertion::private_key_jwt(
+        path.clone(),
+        algorithm,
+        settings.client_assertion_key_id.clone(),
+    )
+    .map(Some)
 }
 
 #[cfg(not(feature = "clientcreds"))]

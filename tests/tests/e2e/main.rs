@@ -8,7 +8,7 @@ mod many_processes;
 mod providers;
 mod pyflyte;
 
-use auth_testkit::idp::{TestIdp, approve_device, require_issuer, stats};
+use auth_testkit::idp::{TestIdp, approve_device, client_keys, require_issuer, stats};
 use tests::{User, keyring_available};
 
 const CC_SECRET: &str = "cc-basic-secret";
@@ -341,4 +341,47 @@ fn a_broken_keyring_never_fails_a_login() {
         r.code, 0,
         "token still works (after a new login, in memory): {r:?}"
     );
+}
+
+#[test]
+fn a_pod_without_a_terminal_never_starts_a_browser_login() {
+    let Some(issuer) = require_issuer("a_pod_without_a_terminal_never_starts_a_browser_login")
+    else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let cfg = u.config("pkce-pod", "  authType: Pkce\n  clientId: flyte-cli\n");
+    // $BROWSER is the test browser, which would finish the login: an exit code other than 0
+    // shows that no login was started.
+    let mut c = u.command(&["--config", cfg.to_str().unwrap(), "token"]);
+    c.env("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+    let r = u.run_command(c);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    for needle in ["Kubernetes pod", "ClientSecret", "ExternalCommand"] {
+        assert!(r.stderr.contains(needle), "{needle} missing: {}", r.stderr);
+    }
+}
+
+#[test]
+fn private_key_jwt_from_the_config_file() {
+    let Some(issuer) = require_issuer("private_key_jwt_from_the_config_file") else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keys = rt.block_on(client_keys(&issuer)).expect("client keys");
+    let key = u.file("client.pem", &keys.es256);
+    let cfg = u.config(
+        "pkjwt",
+        &format!(
+            "  clientId: pkjwt-es256\n  clientAssertionKeyFile: {}\n  clientAssertionAlgorithm: ES256\n  clientAssertionKeyId: client-es256\n",
+            key.display()
+        ),
+    );
+    let r = u.run(&["--config", cfg.to_str().unwrap(), "token"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    let key_line = keys.es256.lines().nth(1).unwrap_or_default();
+    assert!(!r.all_output().contains(key_line), "the key was printed");
 }

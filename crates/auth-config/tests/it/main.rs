@@ -2,6 +2,8 @@
 //! secret rules, the file search, errors and redaction. Everything runs in temporary
 //! directories with an explicit environment and home; the real ones are never read.
 
+mod api_key;
+mod assertion_keys;
 mod env_keys;
 mod errors;
 mod file_keys;
