@@ -454,7 +454,7 @@ fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// Parses a 2xx JSON body. Errors give the position only: the body may hold a token.
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     response: &Response,
     what: &str,
 ) -> Result<T, AuthError> {
@@ -660,7 +660,7 @@ pub(crate) fn parse_token_response(
     Ok(credentials.with_scopes(scopes))
 }
 
-fn parse_device_authorization(
+pub(crate) fn parse_device_authorization(
     mut map: Map<String, Value>,
 ) -> Result<DeviceAuthorization, AuthError> {
     let device_code = take_string(&mut map, "device_code")

@@ -593,7 +593,12 @@ async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, BodyEr
 }
 
 /// The error for a non-2xx, non-3xx answer.
-fn status_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AuthError {
+pub(crate) fn status_error(
+    what: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AuthError {
     let code = status.as_u16();
     let error = match parse_oauth_error(body) {
         Some(oauth) => AuthError::oauth(oauth, Some(code)).context(what),
