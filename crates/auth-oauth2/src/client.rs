@@ -16,7 +16,8 @@ use url::form_urlencoded;
 use zeroize::Zeroizing;
 
 use crate::transport::{
-    HttpClient, Request, Resend, Response, location_host, oauth_error_from, parse_url, sanitize,
+    HttpClient, Request, Resend, Response, error_code, location_host, oauth_error_from, parse_url,
+    sanitize,
 };
 
 /// The grant type of the device flow (RFC 8628 §3.4).
@@ -574,9 +575,13 @@ pub(crate) fn parse_token_response(
     requested_scopes: &[String],
     now: SystemTime,
 ) -> Result<Credentials, AuthError> {
-    if let Some(code) = body.error.and_then(Lenient::into_string) {
+    if let Some(code) = body
+        .error
+        .and_then(Lenient::into_string)
+        .and_then(|c| error_code(&c))
+    {
         tracing::debug!(status, error = %code, "a 2xx answer carries an OAuth error");
-        let mut oauth = OAuthErrorResponse::new(code.trim());
+        let mut oauth = OAuthErrorResponse::new(code);
         if let Some(d) = body.error_description.and_then(Lenient::into_string) {
             oauth = oauth.with_description(sanitize(&d, 500));
         }
