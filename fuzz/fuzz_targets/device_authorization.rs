@@ -3,9 +3,10 @@
 //! lifetimes and intervals are capped.
 #![no_main]
 
+use auth_core::DeviceCode;
 use auth_oauth2::__fuzz::device_authorization;
 use auth_oauth2::{MAX_DEVICE_CODE_LIFETIME, MAX_POLL_INTERVAL};
-use flyte_auth_fuzz::{check_error, leaks};
+use flyte_auth_fuzz::check_error;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,15 +14,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(d) => d,
         Err(e) => return check_error(&e),
     };
-    let debug = format!("{d:?}");
-    let public = format!(
-        "DeviceAuthorization device_code DeviceCode([redacted]) user_code verification_uri \
-         verification_uri_complete expires_in interval Some None {:?} {:?} {:?} {:?} {:?}",
-        d.user_code, d.verification_uri, d.verification_uri_complete, d.expires_in, d.interval
-    );
-    assert!(
-        !leaks(&debug, d.device_code.secret(), &public),
-        "Debug shows the device code: {debug}"
+    // Redaction: Debug does not depend on the device code.
+    let mut other = d.clone();
+    other.device_code = DeviceCode::new("other-device-code");
+    assert_eq!(
+        format!("{d:?}"),
+        format!("{other:?}"),
+        "Debug shows the device code"
     );
     assert!(!d.device_code.secret().trim().is_empty());
     assert!(d.expires_in <= MAX_DEVICE_CODE_LIFETIME);

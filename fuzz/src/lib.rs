@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use auth_core::{AuthError, Credentials};
+use auth_core::{AccessToken, AuthError, Credentials, IdToken, RefreshToken};
 
 /// A fixed "now" (2023-11-14), so that every run of an input behaves the same.
 pub fn now() -> SystemTime {
@@ -42,33 +42,25 @@ pub fn check_error(e: &AuthError) {
     );
 }
 
-/// Whether `secret` appears in `debug`, other than inside the public parts in `public`.
-/// Short secrets are skipped: a 2-character token appears in any text by chance.
-pub fn leaks(debug: &str, secret: &str, public: &str) -> bool {
-    secret.len() >= 6 && debug.contains(secret) && !public.contains(secret)
-}
-
-/// Redaction: `Debug` of credentials shows none of their tokens.
+/// Redaction: `Debug` of credentials does not depend on their tokens (it equals `Debug` of the
+/// same credentials with other tokens), so it shows none of them.
 pub fn check_credentials(c: &Credentials) {
+    let other = Credentials::new(AccessToken::new("other-access-token"))
+        .with_refresh_token(
+            c.refresh_token()
+                .map(|_| RefreshToken::new("other-refresh")),
+        )
+        .with_id_token(c.id_token().map(|_| IdToken::new("other-id-token")))
+        .with_token_type(c.token_type())
+        .with_expires_at(c.expires_at())
+        .with_scopes(c.scopes().iter().cloned())
+        .with_endpoint(c.endpoint());
     let debug = format!("{c:?}");
-    // What Debug may show: field names, the token type, expiry, scopes and endpoint.
-    let public = format!(
-        "Credentials access_token AccessToken refresh_token RefreshToken id_token IdToken \
-         token_type expires_at scopes endpoint [redacted] Some None {:?} {:?} {:?} {:?}",
-        c.token_type(),
-        c.expires_at(),
-        c.scopes(),
-        c.endpoint()
+    assert_eq!(
+        debug,
+        format!("{other:?}"),
+        "Debug of credentials shows a token"
     );
-    let mut secrets = vec![c.access_token().secret()];
-    secrets.extend(c.refresh_token().map(|t| t.secret()));
-    secrets.extend(c.id_token().map(|t| t.secret()));
-    for secret in secrets {
-        assert!(
-            !leaks(&debug, secret, &public),
-            "Debug of credentials shows a token: {debug}"
-        );
-    }
 }
 
 /// Two optional times within a second of each other (a JWT `exp` may carry a fraction).

@@ -10,6 +10,8 @@
 //!   and a working corpus in `<target dir>/fuzz/corpus/TARGET` (kept between runs). A crash,
 //!   a hang (one input longer than 10 s) or an out-of-memory fails the step; libFuzzer writes
 //!   the input to `fuzz/artifacts/TARGET/`, and that becomes a regression test in the crate.
+//! - `fuzz/fuzz.dict` gives libFuzzer the member names, overflow-prone numbers and escape
+//!   sequences the parsers care about, so a short run reaches them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -121,6 +123,7 @@ fn fuzz(seconds: u64, targets: &[&str]) -> Result {
         let max_time = format!("-max_total_time={seconds}");
         let timeout = format!("-timeout={HANG_SECONDS}");
         let prefix = format!("-artifact_prefix={}/", artifacts.display());
+        let dict = format!("-dict={}", fuzz_dir.join("fuzz.dict").display());
         let mut argv: Vec<String> = [cargo_fuzz.as_str(), "fuzz", "run"]
             .iter()
             .map(|s| s.to_string())
@@ -136,6 +139,7 @@ fn fuzz(seconds: u64, targets: &[&str]) -> Result {
                 max_time.as_str(),
                 timeout.as_str(),
                 prefix.as_str(),
+                dict.as_str(),
                 "-rss_limit_mb=2048",
                 "-max_len=65536",
                 "-print_final_stats=1",
