@@ -1,18 +1,20 @@
 //! `cargo xtask`: the project's automation, in Rust.
 //!
 //! - `cargo xtask ci`    everything CI runs, in order: fmt, clippy, docs, deps, the facade's
-//!   feature sets, then `test`.
+//!   feature sets, then `test`, then a fuzz smoke (20 s per target).
 //! - `cargo xtask test`  installs what is missing, starts the real identity provider, runs the
 //!   whole workspace's tests (real keyring tests included), stops the provider.
 //! - `cargo xtask demo`  the main job end to end: the `flyte-auth` command through every flow.
 //! - `cargo xtask bench` criterion benches and the CLI wall-time bench, as one table.
 //! - `cargo xtask deps`  fails on any dependency arrow DESIGN.md §1 does not allow.
+//! - `cargo xtask fuzz`  every fuzz target in fuzz/ for a bounded time (default 60 s each).
 //! - `cargo xtask idp`   runs the test identity provider in the foreground, for humans.
 
 mod bench;
 mod demo;
 mod deps;
 mod env;
+mod fuzz;
 
 use std::process::ExitCode;
 
@@ -26,15 +28,17 @@ fn main() -> ExitCode {
         "demo" => demo::run(),
         "bench" => bench::run(rest),
         "deps" => deps::run(),
+        "fuzz" => fuzz::run(rest),
         "idp" => idp(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|bench|deps|idp>\n\n\
+                "usage: cargo xtask <ci|test|demo|bench|deps|fuzz|idp>\n\n\
                  ci     fmt, clippy, docs, deps, then all tests (what .ci/run runs)\n\
                  test   all tests, with the real identity provider and keyring started here\n\
                  demo   the flyte-auth command through every flow against a local provider\n\
                  bench  benchmarks, printed as one table\n\
                  deps   check the crate dependency arrows of DESIGN.md §1\n\
+                 fuzz   [SECONDS] [TARGET...] run the fuzz targets (default 60 s each)\n\
                  idp    run the test identity provider in the foreground"
             );
             return if cmd == "help" || cmd == "--help" {
@@ -90,7 +94,9 @@ fn ci() -> Result {
     )?;
     deps::run()?;
     features()?;
-    test(&[])
+    test(&[])?;
+    // Last: a short smoke of every fuzz target (its own build, with libFuzzer).
+    fuzz::smoke()
 }
 
 /// The facade with no feature, each feature alone, and all of them: feature unification in

@@ -148,7 +148,7 @@ fn parse_json(
         .iter()
         .find_map(|f| map.get(*f).map(|v| (*f, v)))
     else {
-        let mut keys: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
+        let mut keys: Vec<String> = map.keys().take(10).map(|k| field_name(k)).collect();
         keys.sort_unstable();
         return Err(AuthError::command_failed(format!(
             "printed JSON without a token: expected `access_token`, `token`, `accessToken` or a \
@@ -179,6 +179,20 @@ fn parse_json(
         c = c.with_token_type(t);
     }
     Ok(c)
+}
+
+/// A field name of the output, safe to show in a message: printable ASCII (anything else,
+/// escape sequences and bidi overrides included, becomes `?`), at most 40 characters.
+fn field_name(name: &str) -> String {
+    let mut shown: String = name
+        .chars()
+        .take(40)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect();
+    if name.chars().nth(40).is_some() {
+        shown.push_str("...");
+    }
+    shown
 }
 
 fn not_a_string(field: &str) -> AuthError {

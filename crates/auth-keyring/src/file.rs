@@ -229,8 +229,15 @@ pub(crate) fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credent
     let mut credentials = Credentials::new(AccessToken::new(data.access_token.as_str()))
         .with_refresh_token(present(&data.refresh_token).map(RefreshToken::new))
         .with_id_token(present(&data.id_token).map(IdToken::new))
-        .with_expires_at(data.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
-        .with_issued_at(data.issued_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+        // Untrusted bytes: a time past what SystemTime holds is unknown, never a panic.
+        .with_expires_at(
+            data.expires_at
+                .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+        )
+        .with_issued_at(
+            data.issued_at
+                .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+        )
         .with_scopes(data.scopes.iter().cloned())
         .with_endpoint(Some(endpoint));
     if let Some(t) = present(&data.token_type) {

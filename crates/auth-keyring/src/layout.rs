@@ -245,8 +245,15 @@ pub(crate) fn load(
     match meta {
         Some(meta) if meta.access_token_check.as_deref() == Some(check.as_str()) => {
             credentials = credentials
-                .with_expires_at(meta.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
-                .with_issued_at(meta.issued_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+                // A time past what SystemTime holds is unknown, never a panic.
+                .with_expires_at(
+                    meta.expires_at
+                        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+                )
+                .with_issued_at(
+                    meta.issued_at
+                        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s))),
+                )
                 .with_scopes(meta.scopes);
             if let Some(t) = meta.token_type.filter(|t| !t.is_empty()) {
                 credentials = credentials.with_token_type(t);
@@ -370,15 +377,22 @@ fn read_value(entries: &dyn Entries, name: &str) -> Result<Option<Zeroizing<Stri
             return Ok(None);
         }
     };
-    let mut joined = Zeroizing::new(String::with_capacity(header.len));
+    // The pieces first, then one allocation of their real total: the header's length is
+    // untrusted, and allocating it up front let a corrupt header abort the process.
+    let mut pieces = Vec::with_capacity(header.count);
     for i in 1..=header.count {
         match get(entries, &piece_name(name, i))? {
-            Some(piece) => joined.push_str(&piece),
+            Some(piece) => pieces.push(piece),
             None => {
                 discard(entries, name, header.count, "a piece is missing");
                 return Ok(None);
             }
         }
+    }
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut joined = Zeroizing::new(String::with_capacity(total));
+    for piece in &pieces {
+        joined.push_str(piece);
     }
     if joined.len() != header.len || fnv1a64(joined.as_bytes()) != header.check {
         discard(

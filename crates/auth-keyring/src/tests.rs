@@ -722,3 +722,58 @@ fn flyte2_layout_is_read_written_when_present_and_deleted() {
     );
     assert_eq!(KeyringLayout::parse("nope"), None);
 }
+
+// Found while fuzzing the keyring layout and the file codec (fuzz/, `cargo xtask fuzz`):
+// entries another client or a corrupt keyring left must never take the process down.
+
+#[test]
+fn a_chunk_header_with_an_absurd_length_is_absent_not_a_crash() {
+    let rt = runtime();
+    let store = mock_store();
+    let ks = KeyringStore::with_store(store.clone());
+    // The header's length was allocated up front: usize::MAX panicked (capacity overflow)
+    // and a merely huge one aborted the process (allocation failure).
+    entry(&store, ACCESS_TOKEN)
+        .set_password(&format!(
+            "{CHUNK_PREFIX}v1:1:{}:0000000000000000",
+            usize::MAX
+        ))
+        .unwrap();
+    entry(&store, &piece_name(ACCESS_TOKEN, 1))
+        .set_password("abc")
+        .unwrap();
+    assert!(rt.block_on(ks.load(SERVICE)).unwrap().is_none());
+    assert_eq!(value(&store, ACCESS_TOKEN), None, "the header was removed");
+    assert_eq!(value(&store, &piece_name(ACCESS_TOKEN, 1)), None);
+}
+
+#[test]
+fn a_metadata_expiry_past_what_system_time_holds_is_unknown() {
+    let rt = runtime();
+    let store = mock_store();
+    let ks = KeyringStore::with_store(store.clone());
+    rt.block_on(ks.save(SERVICE, &full_credentials("opaque-token")))
+        .unwrap();
+    let meta = value(&store, META).unwrap();
+    let meta = meta.replace("2000000000", &u64::MAX.to_string());
+    entry(&store, META).set_password(&meta).unwrap();
+    let loaded = rt.block_on(ks.load(SERVICE)).unwrap().unwrap();
+    assert_eq!(loaded.access_token().secret(), "opaque-token");
+    assert_eq!(loaded.expires_at(), None);
+    assert_eq!(
+        loaded.token_type(),
+        "DPoP",
+        "the rest of the metadata is used"
+    );
+}
+
+#[test]
+fn a_file_expiry_past_what_system_time_holds_is_unknown() {
+    let json = format!(
+        r#"{{"version":1,"endpoint":"e","access_token":"a","expires_at":{}}}"#,
+        u64::MAX
+    );
+    let c = crate::file::decode_credentials(json.as_bytes(), "e").expect("usable credentials");
+    assert_eq!(c.access_token().secret(), "a");
+    assert_eq!(c.expires_at(), None);
+}

@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 
 use crate::assertion::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use crate::transport::{
-    HttpClient, Request, Resend, Response, location_host, oauth_error_from, parse_url, sanitize,
+    HttpClient, Request, Resend, Response, error_code, location_host, oauth_error_from, parse_url,
+    sanitize,
 };
 
 /// The grant type of the device flow (RFC 8628 §3.4).
@@ -743,7 +744,7 @@ fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// Parses a 2xx JSON body. Errors give the position only: the body may hold a token.
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     response: &Response,
     what: &str,
 ) -> Result<T, AuthError> {
@@ -863,9 +864,13 @@ pub(crate) fn parse_token_response(
     requested_scopes: &[String],
     now: SystemTime,
 ) -> Result<Credentials, AuthError> {
-    if let Some(code) = body.error.and_then(Lenient::into_string) {
+    if let Some(code) = body
+        .error
+        .and_then(Lenient::into_string)
+        .and_then(|c| error_code(&c))
+    {
         tracing::debug!(status, error = %code, "a 2xx answer carries an OAuth error");
-        let mut oauth = OAuthErrorResponse::new(code.trim());
+        let mut oauth = OAuthErrorResponse::new(code);
         if let Some(d) = body.error_description.and_then(Lenient::into_string) {
             oauth = oauth.with_description(sanitize(&d, 500));
         }
@@ -949,7 +954,7 @@ pub(crate) fn parse_token_response(
     Ok(credentials.with_scopes(scopes))
 }
 
-fn parse_device_authorization(
+pub(crate) fn parse_device_authorization(
     mut map: Map<String, Value>,
 ) -> Result<DeviceAuthorization, AuthError> {
     let device_code = take_string(&mut map, "device_code")

@@ -13,9 +13,9 @@ use crate::transport::{HttpClient, parse_url};
 /// An authorization server metadata document: Flyte's message, plus the members it lacks that
 /// a flow needs, read from the same JSON.
 #[derive(Debug, serde::Deserialize)]
-struct MetadataDocument {
+pub(crate) struct MetadataDocument {
     #[serde(flatten)]
-    metadata: OAuth2MetadataResponse,
+    pub(crate) metadata: OAuth2MetadataResponse,
     /// RFC 9207 §3. Not in Flyte's `OAuth2MetadataResponse` (a protobuf message), so a Flyte
     /// admin that renders that message never sends it; a provider's own document does.
     #[serde(default, alias = "authorizationResponseIssParameterSupported")]
@@ -28,7 +28,7 @@ struct MetadataDocument {
 impl MetadataDocument {
     /// `authorization_response_iss_parameter_supported`: `true` (or the string `"true"`, a
     /// quirk) means supported; absent or anything else means not.
-    fn iss_parameter_supported(&self) -> bool {
+    pub(crate) fn iss_parameter_supported(&self) -> bool {
         match &self.authorization_response_iss_parameter_supported {
             None | Some(serde_json::Value::Null) => false,
             Some(serde_json::Value::Bool(b)) => *b,

@@ -653,7 +653,12 @@ async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, BodyEr
 }
 
 /// The error for a non-2xx, non-3xx answer.
-fn status_error(what: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AuthError {
+pub(crate) fn status_error(
+    what: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AuthError {
     let code = status.as_u16();
     let error = match parse_oauth_error(body) {
         Some(oauth) => AuthError::oauth(oauth, Some(code)).context(what),
@@ -692,10 +697,7 @@ pub(crate) fn parse_oauth_error(body: &[u8]) -> Option<OAuthErrorResponse> {
 pub(crate) fn oauth_error_from(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<OAuthErrorResponse> {
-    let code = map.get("error")?.as_str()?.trim();
-    if code.is_empty() {
-        return None;
-    }
+    let code = error_code(map.get("error")?.as_str()?)?;
     let mut response = OAuthErrorResponse::new(code);
     if let Some(d) = map
         .get("error_description")
@@ -722,6 +724,16 @@ pub(crate) fn oauth_error_from(
         ));
     }
     Some(response)
+}
+
+/// The longest `error` code kept from an answer, in characters.
+const MAX_ERROR_CODE: usize = 100;
+
+/// An answer's `error` code made safe to print (like its description): found by fuzzing, a
+/// code with an escape sequence reached terminals and logs unchanged, at any length.
+pub(crate) fn error_code(raw: &str) -> Option<String> {
+    let code = sanitize(raw, MAX_ERROR_CODE);
+    (!code.is_empty()).then_some(code)
 }
 
 /// `Retry-After` in seconds (an HTTP date is ignored, with a debug event).

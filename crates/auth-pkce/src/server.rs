@@ -400,16 +400,16 @@ async fn serve_connection(
 
 /// The parameters of a redirect, each at most once.
 #[derive(Default)]
-struct Params {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-    error_uri: Option<String>,
-    iss: Option<String>,
+pub(crate) struct Params {
+    pub(crate) state: Option<String>,
+    pub(crate) code: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
+    pub(crate) error_uri: Option<String>,
+    pub(crate) iss: Option<String>,
 }
 
-fn parse_params(query: &str) -> Result<Params, &'static str> {
+pub(crate) fn parse_params(query: &str) -> Result<Params, &'static str> {
     let mut p = Params::default();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         let slot = match k.as_ref() {
@@ -498,20 +498,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
 
 /// The callback of a response whose `state` matched.
 fn callback_from(params: Params, reply: oneshot::Sender<Reply>) -> Callback {
-    // The error fields come from whoever sent the redirect and end up in messages printed on
-    // a terminal: no escape sequences or other control characters.
-    let error = params.error.map(|e| {
-        let mut r = OAuthErrorResponse::new(sanitize_for_terminal(&e, MAX_ERROR_CODE));
-        r.error_description = params
-            .error_description
-            .map(|d| sanitize_for_terminal(&d, MAX_ERROR_TEXT))
-            .filter(|d| !d.is_empty());
-        r.error_uri = params
-            .error_uri
-            .map(|u| sanitize_for_terminal(&u, MAX_ERROR_TEXT))
-            .filter(|u| !u.is_empty());
-        r
-    });
+    let error = error_response(params.error, params.error_description, params.error_uri);
     Callback {
         code: params.code.map(AuthorizationCode::new),
         error,
@@ -558,6 +545,25 @@ fn pasted_callback(line: &str, state: &State) -> Result<Option<Callback>, &'stat
             Ok(Some(callback_from(params, reply)))
         }
     }
+}
+
+/// The error of a redirect. Its fields come from whoever sent the redirect and end up in
+/// messages printed on a terminal: no escape sequences or other control characters.
+pub(crate) fn error_response(
+    error: Option<String>,
+    description: Option<String>,
+    uri: Option<String>,
+) -> Option<OAuthErrorResponse> {
+    error.map(|e| {
+        let mut r = OAuthErrorResponse::new(sanitize_for_terminal(&e, MAX_ERROR_CODE));
+        r.error_description = description
+            .map(|d| sanitize_for_terminal(&d, MAX_ERROR_TEXT))
+            .filter(|d| !d.is_empty());
+        r.error_uri = uri
+            .map(|u| sanitize_for_terminal(&u, MAX_ERROR_TEXT))
+            .filter(|u| !u.is_empty());
+        r
+    })
 }
 
 fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {

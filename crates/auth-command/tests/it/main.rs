@@ -5,6 +5,7 @@
 mod conformance;
 mod engine;
 mod failures;
+mod fuzz_regressions;
 mod logs;
 mod output;
 mod processes;

@@ -220,3 +220,20 @@ fn every_write_leaves_mode_0600_even_over_a_widened_file() {
     rt.block_on(store.save(EP, &credentials("b"))).unwrap();
     assert_eq!(mode(&path), 0o600);
 }
+
+/// Found by review while fuzzing the file codec (fuzz/, `cargo xtask fuzz`): an `expires_at`
+/// past what `SystemTime` holds panicked on load; it is an unknown expiry now.
+#[test]
+fn a_file_with_an_absurd_expiry_loads_with_an_unknown_expiry() {
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::in_dir(tmp.path());
+    let json = format!(
+        r#"{{"version":1,"endpoint":"{EP}","access_token":"a-1","expires_at":{}}}"#,
+        u64::MAX
+    );
+    std::fs::write(store.path_for(EP), json).unwrap();
+    let loaded = rt.block_on(store.load(EP)).unwrap().expect("credentials");
+    assert_eq!(loaded.access_token().secret(), "a-1");
+    assert_eq!(loaded.expires_at(), None);
+}

@@ -2,6 +2,7 @@
 //! a self-signed server, and the real test identity provider.
 
 mod discovery;
+mod fuzz_regressions;
 mod quirks;
 mod real_idp;
 mod support;
