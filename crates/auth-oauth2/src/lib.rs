@@ -4,6 +4,8 @@
 mod client;
 mod discovery;
 mod endpoint;
+#[cfg(feature = "pkce")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
 pub mod pkce;
 mod revoke;
 mod tls;
