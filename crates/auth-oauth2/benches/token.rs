@@ -194,18 +194,30 @@ async fn theirs(c: &Clients) -> String {
     token.access_token().secret().clone()
 }
 
-/// `FLYTE_AUTH_PROFILE=raw|ours|theirs[64][:N]`: N acquisitions (default 2000) of one kind on a
+/// `FLYTE_AUTH_PROFILE=raw|ours|theirs[64][:N[:mt]]`: N acquisitions (default 2000) of one kind on a
 /// current-thread runtime in the main thread, then exit, for
 /// `valgrind --tool=callgrind --separate-threads=yes`: the main thread's instruction count
 /// divided by N is the client's cost of one acquisition (the server runs on its own thread).
 fn profile(spec: &str) {
     let (kind, n) = spec.split_once(':').unwrap_or((spec, "2000"));
-    let n: usize = n.parse().expect("FLYTE_AUTH_PROFILE=kind:N");
     let addr = start_server();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // `:mt` after N: a two-worker runtime driven from the main thread, as criterion does.
+    let (n, rt) = match n.strip_suffix(":mt") {
+        Some(n) => (
+            n,
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build(),
+        ),
+        None => (
+            n,
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        ),
+    };
+    let rt = rt.expect("runtime");
     let c = clients(addr);
     let scopes = vec!["all".to_string()];
     // `raw64` etc.: N batches of 64 concurrent acquisitions.
@@ -223,6 +235,7 @@ fn profile(spec: &str) {
     };
     let c: &'static Clients = Box::leak(Box::new(c));
     let scopes: &'static [String] = Box::leak(scopes.into_boxed_slice());
+    let n: usize = n.parse().expect("FLYTE_AUTH_PROFILE=kind:N[:mt]");
     rt.block_on(async {
         for _ in 0..n {
             let all = (0..tasks).map(|_| one(c, scopes));
