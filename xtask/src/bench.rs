@@ -2,7 +2,8 @@
 //!
 //! Criterion benches write `target/criterion/<group>/<bench>/new/estimates.json`; in each
 //! group the bench whose name starts with `baseline` is the baseline that the other rows are
-//! divided by. Speed targets are checked here, never by timed assertions in tests.
+//! divided by. Speed targets are checked here, never by timed assertions in tests. Then the
+//! token bench prints the side-by-side acquisition table (`FLYTE_AUTH_BENCH=table`).
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,22 @@ pub(crate) fn run(args: &[String]) -> Result {
         step(&format!("bench {pkg}/{bench}"), &argv, &[])?;
     }
     print_table(&criterion_dir);
+    // The performance issue's table: a separate server process, pinned CPUs, interleaved
+    // rounds, client CPU time, ratios against raw reqwest and oauth2-rs (and instruction
+    // counts when valgrind is installed). See crates/auth-oauth2/benches/token/table.rs.
+    step(
+        "bench auth-oauth2/token (side-by-side table)",
+        &[
+            "cargo",
+            "bench",
+            "--locked",
+            "-p",
+            "auth-oauth2",
+            "--bench",
+            "token",
+        ],
+        &[("FLYTE_AUTH_BENCH", "table")],
+    )?;
     Ok(())
 }
 

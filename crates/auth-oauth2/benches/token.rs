@@ -6,6 +6,14 @@
 //! - `client_credentials/{baseline_raw_reqwest,auth_oauth2,oauth2_crate}`: one acquisition.
 //! - `client_credentials_64_concurrent/{baseline_raw_reqwest,auth_oauth2,oauth2_crate}`: 64 concurrent
 //!   acquisitions per iteration (throughput in acquisitions per second).
+//!
+//! `FLYTE_AUTH_BENCH=table` (run by `cargo xtask bench`) measures the way the performance issue's
+//! table was measured instead: the token server in a separate process (this binary again, with
+//! `FLYTE_AUTH_BENCH=server`), client and server pinned to one CPU for latency and to two CPUs
+//! for throughput, interleaved rounds (raw, ours, oauth2-rs, ten times), medians, the client's
+//! CPU time per acquisition, and every row as a ratio against raw reqwest and against oauth2-rs.
+//! With valgrind on PATH it adds instructions per acquisition from callgrind (the profile mode
+//! below), which do not depend on the machine's load.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -186,29 +194,52 @@ async fn theirs(c: &Clients) -> String {
     token.access_token().secret().clone()
 }
 
-/// `FLYTE_AUTH_PROFILE=raw|ours|theirs[:N]`: N acquisitions (default 2000) of one kind on a
+/// `FLYTE_AUTH_PROFILE=raw|ours|theirs[64][:N[:mt]]`: N acquisitions (default 2000) of one kind on a
 /// current-thread runtime in the main thread, then exit, for
 /// `valgrind --tool=callgrind --separate-threads=yes`: the main thread's instruction count
 /// divided by N is the client's cost of one acquisition (the server runs on its own thread).
 fn profile(spec: &str) {
     let (kind, n) = spec.split_once(':').unwrap_or((spec, "2000"));
-    let n: usize = n.parse().expect("FLYTE_AUTH_PROFILE=kind:N");
     let addr = start_server();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // `:mt` after N: a two-worker runtime driven from the main thread, as criterion does.
+    let (n, rt) = match n.strip_suffix(":mt") {
+        Some(n) => (
+            n,
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build(),
+        ),
+        None => (
+            n,
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        ),
+    };
+    let rt = rt.expect("runtime");
     let c = clients(addr);
     let scopes = vec!["all".to_string()];
+    // `raw64` etc.: N batches of 64 concurrent acquisitions.
+    let (kind, tasks) = match kind.strip_suffix("64") {
+        Some(k) => (k, 64),
+        None => (kind, 1),
+    };
+    let one = |c: &'static Clients, scopes: &'static [String]| async move {
+        match kind {
+            "raw" => raw(c).await,
+            "ours" => ours(c, scopes).await,
+            "theirs" => theirs(c).await,
+            other => panic!("unknown profile kind {other}"),
+        }
+    };
+    let c: &'static Clients = Box::leak(Box::new(c));
+    let scopes: &'static [String] = Box::leak(scopes.into_boxed_slice());
+    let n: usize = n.parse().expect("FLYTE_AUTH_PROFILE=kind:N[:mt]");
     rt.block_on(async {
         for _ in 0..n {
-            let token = match kind {
-                "raw" => raw(&c).await,
-                "ours" => ours(&c, &scopes).await,
-                "theirs" => theirs(&c).await,
-                other => panic!("unknown profile kind {other}"),
-            };
-            std::hint::black_box(token);
+            let all = (0..tasks).map(|_| one(c, scopes));
+            std::hint::black_box(futures::future::join_all(all).await);
         }
     });
     std::process::exit(0);
@@ -217,6 +248,11 @@ fn profile(spec: &str) {
 fn bench(crit: &mut Criterion) {
     if let Ok(spec) = std::env::var("FLYTE_AUTH_PROFILE") {
         profile(&spec);
+    }
+    match std::env::var("FLYTE_AUTH_BENCH").as_deref() {
+        Ok("server") => table::server(),
+        Ok("table") => table::run(),
+        _ => {}
     }
     let addr = start_server();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -257,6 +293,9 @@ fn bench(crit: &mut Criterion) {
     });
     group.finish();
 }
+
+#[path = "token/table.rs"]
+mod table;
 
 criterion_group!(benches, bench);
 criterion_main!(benches);

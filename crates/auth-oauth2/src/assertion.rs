@@ -169,7 +169,7 @@ impl ClientAssertion {
                     .duration_since(UNIX_EPOCH)
                     .map_err(|_| AuthError::configuration("the system clock is before 1970"))?
                     .as_secs();
-                let jti = crate::pkce::random_bytes::<16>()?;
+                let jti = crate::random::bytes::<16>()?;
                 let claims = Claims {
                     iss: client_id,
                     sub: client_id,

@@ -125,8 +125,18 @@ pub struct OAuth2Client {
     secret: Option<ClientSecret>,
     auth: Arc<AuthChoice>,
     assertion: Option<Arc<ClientAssertion>>,
-    /// The last token endpoint, parsed: most clients call one endpoint for their whole life.
-    endpoint: Arc<Mutex<Option<Arc<ParsedEndpoint>>>>,
+    /// The token endpoints, parsed once: most clients call one endpoint for their whole life.
+    endpoint: Arc<EndpointCache>,
+}
+
+/// The parsed token endpoints of a client and its clones.
+#[derive(Debug, Default)]
+struct EndpointCache {
+    /// The first endpoint called: read with no lock and no reference count, so concurrent
+    /// requests on several threads write no shared cache line here.
+    first: OnceLock<ParsedEndpoint>,
+    /// The last other endpoint (discovery moved it, or the client serves two).
+    other: Mutex<Option<Arc<ParsedEndpoint>>>,
 }
 
 /// A token endpoint as parsed once: the URL and the prefix of its error messages.
@@ -135,6 +145,17 @@ struct ParsedEndpoint {
     raw: Box<str>,
     url: Url,
     what: Box<str>,
+}
+
+impl ParsedEndpoint {
+    fn parse(token_endpoint: &str) -> Result<Self, AuthError> {
+        let url = parse_url(token_endpoint, "token endpoint")?;
+        Ok(Self {
+            raw: token_endpoint.into(),
+            what: format!("token request to {url}").into(),
+            url,
+        })
+    }
 }
 
 /// The answer to a device authorization request (RFC 8628 §3.2).
@@ -348,18 +369,18 @@ impl OAuth2Client {
             .await
     }
 
-    /// The token endpoint, parsed (and its error prefix formatted) only when it changed.
-    fn parsed_endpoint(&self, token_endpoint: &str) -> Result<Arc<ParsedEndpoint>, AuthError> {
-        let mut cached = self.endpoint.lock().unwrap_or_else(|p| p.into_inner());
+    /// An endpoint other than the first, parsed (and its error prefix formatted) only when
+    /// it changed.
+    fn other_endpoint(&self, token_endpoint: &str) -> Result<Arc<ParsedEndpoint>, AuthError> {
+        let mut cached = self
+            .endpoint
+            .other
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(e) = cached.as_ref().filter(|e| &*e.raw == token_endpoint) {
             return Ok(Arc::clone(e));
         }
-        let url = parse_url(token_endpoint, "token endpoint")?;
-        let parsed = Arc::new(ParsedEndpoint {
-            raw: token_endpoint.into(),
-            what: format!("token request to {url}").into(),
-            url,
-        });
+        let parsed = Arc::new(ParsedEndpoint::parse(token_endpoint)?);
         *cached = Some(Arc::clone(&parsed));
         Ok(parsed)
     }
@@ -399,7 +420,19 @@ impl OAuth2Client {
         resend: Resend,
         requested_scopes: &[String],
     ) -> Result<Credentials, AuthError> {
-        let endpoint = self.parsed_endpoint(token_endpoint)?;
+        let cache = &self.endpoint;
+        if cache.first.get().is_none() {
+            // Two first requests at once may both parse; the first stored wins.
+            let _ = cache.first.set(ParsedEndpoint::parse(token_endpoint)?);
+        }
+        let other;
+        let endpoint = match cache.first.get().filter(|e| &*e.raw == token_endpoint) {
+            Some(first) => first,
+            None => {
+                other = self.other_endpoint(token_endpoint)?;
+                &*other
+            }
+        };
         let (url, what) = (&endpoint.url, &*endpoint.what);
         let result = match self.post_form(url, params, resend, what).await {
             Ok(response) => parse_json::<TokenBody>(&response, what).and_then(|body| {

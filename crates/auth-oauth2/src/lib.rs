@@ -9,7 +9,10 @@ mod assertion;
 mod client;
 mod discovery;
 mod endpoint;
+#[cfg(feature = "pkce")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
 pub mod pkce;
+mod random;
 mod revoke;
 mod tls;
 mod transport;

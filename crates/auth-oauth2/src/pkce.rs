@@ -15,7 +15,6 @@
 use auth_core::{AuthError, PkceCodeVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::TryRngCore as _;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
@@ -78,17 +77,7 @@ pub fn code_challenge_s256(verifier: &str) -> String {
 /// `N` bytes from the operating system's generator, zeroized on drop. For PKCE verifiers
 /// and the `state` of a login attempt.
 pub fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, AuthError> {
-    let mut bytes = Zeroizing::new([0u8; N]);
-    rand::rngs::OsRng
-        .try_fill_bytes(bytes.as_mut_slice())
-        .map_err(|e| {
-            AuthError::configuration(
-                "the operating system's random number generator failed; \
-                 a login cannot be started safely without it",
-            )
-            .with_source(e)
-        })?;
-    Ok(bytes)
+    crate::random::bytes::<N>()
 }
 
 #[cfg(test)]

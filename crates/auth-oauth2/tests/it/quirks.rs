@@ -625,3 +625,46 @@ async fn secrets_never_reach_the_logs() {
         "planted-old-refresh",
     ]);
 }
+
+#[tokio::test]
+async fn one_client_alternating_token_endpoints_sends_each_request_to_its_endpoint() {
+    // The first endpoint is cached without a lock; any other goes through the slow path.
+    // Each request must still reach the endpoint it names, and errors name that endpoint.
+    let a = MockServer::start().await;
+    let b = MockServer::start().await;
+    for (server, token) in [(&a, "at-a"), (&b, "at-b")] {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}),
+            ))
+            .expect(2)
+            .mount(server)
+            .await;
+    }
+    let c = client(http());
+    let (url_a, url_b) = (format!("{}/token", a.uri()), format!("{}/token", b.uri()));
+    for (url, token) in [
+        (&url_a, "at-a"),
+        (&url_b, "at-b"),
+        (&url_a, "at-a"),
+        (&url_b, "at-b"),
+    ] {
+        let creds = c.client_credentials(url, &[], None).await.expect("token");
+        assert_eq!(creds.access_token().secret(), token, "{url}");
+    }
+    let e = c
+        .client_credentials("not a url", &[], None)
+        .await
+        .expect_err("a malformed endpoint is refused");
+    assert_eq!(e.kind(), ErrorKind::Configuration, "{e}");
+    let (gone, url_gone) =
+        token_server(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_scope"})))
+            .await;
+    let e = c
+        .client_credentials(&url_gone, &[], None)
+        .await
+        .expect_err("400");
+    assert!(e.to_string().contains(&url_gone), "{e}");
+    drop(gone);
+}
