@@ -101,10 +101,23 @@ impl HeaderSource {
         Ok((name, value))
     }
 
-    /// Drops the rejected credentials, gets others and builds their header.
+    /// Drops the rejected credentials, gets others and builds their header. When the
+    /// credentials the rejected call carried (`sent`) are no longer the current ones, another
+    /// rejected call already refreshed them: those are used, and nothing is refreshed again,
+    /// however long the herd of rejected calls takes to come back.
     pub(crate) async fn refresh(
         &self,
+        sent: Option<&Credentials>,
     ) -> Result<(HeaderName, HeaderValue, Credentials), AuthError> {
+        if let Some(sent) = sent {
+            let current = self.auth.credentials().await?;
+            if !current.same_as(sent)
+                && current.access_token().secret() != sent.access_token().secret()
+            {
+                let (name, value) = self.header_for(current.clone()).await?;
+                return Ok((name, value, current));
+            }
+        }
         let credentials = self.auth.refresh_credentials().await?;
         let (name, value) = self.header_for(credentials.clone()).await?;
         Ok((name, value, credentials))
@@ -300,7 +313,7 @@ impl Shared {
             .is_some_and(|r| r.same_as(&credentials))
         {
             tracing::debug!("an earlier call's trailers rejected these credentials; refreshing");
-            let refreshed = self.main.refresh().await?;
+            let refreshed = self.main.refresh(None).await?;
             self.rejected.store(None);
             return Ok(refreshed);
         }
@@ -387,7 +400,12 @@ impl Shared {
             _ => &self.main,
         };
         tracing::debug!(?failure, "the server rejected the credentials; refreshing");
-        let (name, value, refreshed) = match source.refresh().await {
+        // The proxy's sent credentials are not tracked: a 407 always refreshes them.
+        let sent_main = match failure {
+            AuthFailure::ProxyAuthenticationRequired => None,
+            _ => sent.as_ref(),
+        };
+        let (name, value, refreshed) = match source.refresh(sent_main).await {
             Ok(header) => header,
             Err(e) => {
                 tracing::warn!(error = %e, "could not refresh the rejected credentials");
