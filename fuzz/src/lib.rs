@@ -53,6 +53,7 @@ pub fn check_credentials(c: &Credentials) {
         .with_id_token(c.id_token().map(|_| IdToken::new("other-id-token")))
         .with_token_type(c.token_type())
         .with_expires_at(c.expires_at())
+        .with_issued_at(c.issued_at())
         .with_scopes(c.scopes().iter().cloned())
         .with_endpoint(c.endpoint());
     let debug = format!("{c:?}");
