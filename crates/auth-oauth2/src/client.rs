@@ -199,6 +199,7 @@ impl OAuth2Client {
     ) -> Self {
         self.secret = secret;
         self.auth = AuthChoice::new(method, NEGOTIATE_OFF);
+        self.assertion = None;
         self
     }
 
@@ -223,6 +224,7 @@ impl OAuth2Client {
     pub fn with_negotiated_client_secret(mut self, secret: ClientSecret) -> Self {
         self.secret = Some(secret);
         self.auth = AuthChoice::new(ClientAuthMethod::Basic, NEGOTIATE_FALLBACK);
+        self.assertion = None;
         self
     }
 

@@ -98,61 +98,52 @@ fn sixteen_token_processes_after_expiry_make_one_refresh_request() {
     assert_eq!(token_requests(&idp, "flyte-cli-rotating"), after + 1);
 }
 
+/// 8 processes running `flyte-auth <subcommand>` at once with no stored login: one browser
+/// launch, one code exchange, every process succeeds; returns their runs and the user.
+fn eight_at_once_open_one_browser(
+    name: &str,
+    subcommand: &str,
+) -> Option<(Vec<Run>, User, String)> {
+    let _shared = require_issuer(name)?;
+    if !keyring_available(name) {
+        return None;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u0 = User::with_keyring(idp.issuer());
+    let log = u0.home.path().join("browser.log");
+    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
+    let cfg = u.config(
+        "pkce",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
+    let cfg = cfg.to_str().unwrap().to_string();
+    let runs = run_many(&u, 8, &["--config", &cfg, subcommand]);
+    for r in &runs {
+        assert_eq!(r.code, 0, "every `{subcommand}` succeeded: {r:?}");
+    }
+    assert_eq!(lines(&log), 1, "one browser launch for 8 processes");
+    assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
+    Some((runs, u, cfg))
+}
+
 #[test]
 fn eight_processes_that_need_a_login_open_one_browser() {
     let name = "eight_processes_that_need_a_login_open_one_browser";
-    let Some(_shared) = require_issuer(name) else {
+    let Some((runs, _, _)) = eight_at_once_open_one_browser(name, "token") else {
         return;
     };
-    if !keyring_available(name) {
-        return;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u0 = User::with_keyring(idp.issuer());
-    let log = u0.home.path().join("browser.log");
-    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
-    let cfg = u.config(
-        "pkce",
-        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
-    );
-    let cfg = cfg.to_str().unwrap();
-    let runs = run_many(&u, 8, &["--config", cfg, "token"]);
-    for r in &runs {
-        assert_eq!(r.code, 0, "every process got a token: {r:?}");
-    }
-    assert_eq!(lines(&log), 1, "one browser launch for 8 processes");
     assert!(runs.iter().all(|r| r.stdout == runs[0].stdout));
-    assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
 }
 
 /// The same with `flyte-auth login` itself: logins run one at a time under the store's lock,
-/// and a login another process finished while one waited is used, so 8 parallel logins
-/// open one browser and all succeed.
+/// and a login another process finished while one waited is used.
 #[test]
 fn eight_parallel_logins_open_one_browser() {
     let name = "eight_parallel_logins_open_one_browser";
-    let Some(_shared) = require_issuer(name) else {
+    let Some((_, u, cfg)) = eight_at_once_open_one_browser(name, "login") else {
         return;
     };
-    if !keyring_available(name) {
-        return;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u0 = User::with_keyring(idp.issuer());
-    let log = u0.home.path().join("browser.log");
-    let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
-    let cfg = u.config(
-        "pkce",
-        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
-    );
-    let cfg = cfg.to_str().unwrap();
-    let runs = run_many(&u, 8, &["--config", cfg, "login"]);
-    for r in &runs {
-        assert_eq!(r.code, 0, "every login succeeded: {r:?}");
-    }
-    assert_eq!(lines(&log), 1, "one browser launch for 8 logins");
-    assert_eq!(token_requests(&idp, "flyte-cli"), 1, "one code exchange");
-    let r = u.run(&["--config", cfg, "--non-interactive", "status"]);
+    let r = u.run(&["--config", &cfg, "--non-interactive", "status"]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
