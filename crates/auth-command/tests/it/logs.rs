@@ -8,7 +8,13 @@ use crate::support::{auth, fixture, scratch};
 #[tokio::test]
 async fn trace_logs_hold_no_token() {
     let logs = LogCapture::default();
-    let _guard = logs.install_thread();
+    // Global, not per thread: the command runs under a runtime whose blocking and timer work
+    // can happen on other threads, and a thread-local subscriber then misses (intermittently)
+    // the events logged there. No other test in this binary installs a subscriber.
+    assert!(
+        logs.install_global(),
+        "the only global subscriber of this test binary"
+    );
     // The token comes from a file, not from argv (which is logged).
     let dir = scratch("logs");
     let file = dir.join("out.json");
