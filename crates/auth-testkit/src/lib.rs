@@ -7,8 +7,11 @@
 //! - [`secret_service`]: a private D-Bus session with an unlocked gnome-keyring, for real
 //!   keyring tests.
 //! - [`logs`]: captures TRACE-level logs so tests can search them for planted secrets.
+//! - [`admin`]: an in-process server playing FlyteAdmin over gRPC and Connect, with
+//!   switchable faults.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 pub mod conformance;
 pub mod idp;
 pub mod logs;

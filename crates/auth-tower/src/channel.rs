@@ -164,7 +164,9 @@ pub(crate) async fn plain_channel(options: &ChannelOptions) -> Result<Channel, A
     http.set_connect_timeout(Some(connect_timeout));
     let connected = if tls {
         let mut config = options.transport.tls_client_config()?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        // The builder offers h2 itself (enable_http2) and panics on a config that already
+        // names protocols, as the OAuth client's (http/1.1) does.
+        config.alpn_protocols.clear();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
             .https_only()

@@ -1,9 +1,8 @@
-//! auth-tower against an in-process FlyteAdmin (see `admin.rs`), with tokens from the real test
-//! identity provider where the test needs them.
+//! auth-tower against an in-process FlyteAdmin (`auth_testkit::admin`), with tokens from the
+//! real test identity provider where the test needs them.
 #![cfg(feature = "tonic")]
 #![allow(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-mod admin;
 mod channel;
 mod discovery;
 
@@ -16,6 +15,7 @@ use auth_core::{
     AccessToken, AuthError, Authenticator, Credentials, EngineOptions, FetchContext, TokenEngine,
     TokenSource, async_trait,
 };
+use auth_testkit::admin;
 use auth_tower::{AuthChannel, AuthLayer, Unary};
 use http::uri::PathAndQuery;
 use tonic::Status;

@@ -1,7 +1,10 @@
 //! An in-process server playing FlyteAdmin, on hyper (HTTP/2 without TLS and HTTP/1.1), with
 //! gRPC framing written out by hand so that every fault is exactly what the test asks for:
 //! both `AuthMetadataService` versions over gRPC, Flyte 2's over Connect, a protected unary RPC
-//! and a protected server-streaming RPC, and switchable rejections.
+//! and a protected server-streaming RPC, and switchable rejections. [`Serve`] limits it to
+//! gRPC or to Connect (neither serves the HTTP gateway's GET paths), as a Flyte 1 admin
+//! without its gateway or a Flyte 2 backend is reached.
+#![allow(missing_docs, clippy::missing_panics_doc)]
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -50,17 +53,36 @@ pub enum Fault {
     PermissionDenied = 4,
 }
 
+/// Which discovery protocols the server answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Serve {
+    /// gRPC (both `AuthMetadataService` versions) and Connect.
+    #[default]
+    All,
+    /// gRPC only: a Connect (JSON) request gets HTTP 415, as from a gRPC-only server.
+    Grpc,
+    /// Connect only: a gRPC request gets HTTP 415 (what a Connect handler without gRPC says).
+    Connect,
+}
+
 #[derive(Debug, Default)]
 pub struct State {
+    serve: Mutex<Serve>,
     fault: AtomicU8,
     accepted: Mutex<HashSet<String>>,
     pub requests: Mutex<Vec<(String, Option<String>)>>,
     pub duplicate_headers: AtomicU64,
     pub proxy_expected: Mutex<Option<String>>,
     pub proxy_rejections: AtomicU64,
+    /// Each discovery RPC answered: (`"grpc"` or `"connect"`, method path).
+    pub discovery_answers: Mutex<Vec<(&'static str, String)>>,
 }
 
 impl State {
+    pub fn set_serve(&self, s: Serve) {
+        *self.serve.lock().unwrap() = s;
+    }
+
     pub fn set_fault(&self, f: Fault) {
         self.fault.store(f as u8, Ordering::SeqCst);
     }
@@ -104,6 +126,7 @@ impl State {
     }
 }
 
+#[derive(Debug)]
 pub struct Admin {
     pub addr: SocketAddr,
     pub state: Arc<State>,
@@ -119,6 +142,37 @@ impl Drop for Admin {
 
 impl Admin {
     pub async fn start(issuer: &str) -> Admin {
+        Self::serve(issuer, None).await
+    }
+
+    /// The admin over TLS (HTTP/2 by ALPN, or HTTP/1.1) with a self-signed certificate for
+    /// 127.0.0.1 and localhost; also returns the certificate's PEM (the CA to trust).
+    pub async fn start_tls(issuer: &str) -> (Admin, String) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .expect("certificate");
+        let pem = certified.cert.pem();
+        let der: CertificateDer<'static> = certified.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .expect("server config");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        (Self::serve(issuer, Some(acceptor)).await, pem)
+    }
+
+    async fn serve(issuer: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> Admin {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
@@ -129,15 +183,29 @@ impl Admin {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (s, i) = (Arc::clone(&s), i.clone());
+                let (s, i, tls) = (Arc::clone(&s), i.clone(), tls.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let (s, i) = (Arc::clone(&s), i.clone());
                         async move { Ok::<_, Infallible>(handle(&s, &i, req).await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let _ = match tls {
+                        None => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Some(tls) => {
+                            let Ok(stream) = tls.accept(stream).await else {
+                                return;
+                            };
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                    };
                 });
             }
         });
@@ -255,12 +323,38 @@ async fn handle(state: &State, issuer: &str, req: Request<Incoming>) -> Response
         .lock()
         .unwrap()
         .push((path.clone(), token.clone()));
-    let connect = headers
+    let content_type = headers
         .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let connect = content_type.starts_with(b"application/json");
+    let grpc = content_type.starts_with(b"application/grpc");
     let _ = req.into_body().collect().await;
+    if !connect && !grpc {
+        // No HTTP gateway: the GET discovery paths are not found.
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header("content-type", "text/plain")
+            .body(full("404 page not found"))
+            .unwrap();
+    }
+    let serve = *state.serve.lock().unwrap();
+    if (serve == Serve::Grpc && connect) || (serve == Serve::Connect && grpc) {
+        return Response::builder()
+            .status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .body(full(""))
+            .unwrap();
+    }
 
     // Anonymous discovery: the AuthMetadataService needs no credentials.
+    if path.contains(".AuthMetadataService/") {
+        let protocol = if connect { "connect" } else { "grpc" };
+        state
+            .discovery_answers
+            .lock()
+            .unwrap()
+            .push((protocol, path.clone()));
+    }
     match (path.as_str(), connect) {
         ("/flyteidl.service.AuthMetadataService/GetOAuth2Metadata", false)
         | ("/flyteidl2.auth.AuthMetadataService/GetOAuth2Metadata", false) => {
