@@ -469,6 +469,37 @@ async fn check_discovery(t: &Target, s: &Settings, http: &HttpClient) -> (Check,
             }),
         );
     }
+    if s.discovery
+        .as_deref()
+        .is_some_and(|m| m != "auto" && m != "http")
+    {
+        // Forced to gRPC or Connect: the GET paths are not what the flows will use.
+        return match rpc_discovery(s).await {
+            Ok(document) => (
+                Check::pass(
+                    NAME,
+                    format!(
+                        "the AuthMetadataService answered (admin.discovery: {})",
+                        s.discovery.as_deref().unwrap_or_default()
+                    ),
+                ),
+                Some(Metadata {
+                    document,
+                    redirect_uri: s.redirect_uri.clone(),
+                }),
+            ),
+            Err(e) => (
+                Check::fail(
+                    NAME,
+                    e.to_string(),
+                    "check that admin.endpoint is the Flyte endpoint and serves the \
+                     AuthMetadataService that admin.discovery names, or set admin.discovery \
+                     to auto to try every method",
+                ),
+                None,
+            ),
+        };
+    }
     let urls = [
         format!("{}/.well-known/oauth-authorization-server", t.base),
         format!("{}/config/v1/flyte_client", t.base),
@@ -519,21 +550,71 @@ async fn check_discovery(t: &Target, s: &Settings, http: &HttpClient) -> (Check,
                 }),
             )
         }
-        (document, _) => (
-            Check::fail(
-                NAME,
-                detail,
-                "the endpoint must serve Flyte's AuthMetadataService over HTTP: check that \
-                 admin.endpoint is the Flyte endpoint (host:port) and that authentication is \
-                 enabled there, or configure static endpoints (admin.tokenUrl, \
-                 authorizationEndpoint, deviceAuthorizationEndpoint)",
+        (document, _) => match rpc_discovery(s).await {
+            // No HTTP gateway (Flyte 2, or Flyte 1 reached without it): gRPC or Connect.
+            Ok(rpc) if s.discovery.as_deref() != Some("http") => (
+                Check::pass(
+                    NAME,
+                    format!(
+                        "{detail}; the AuthMetadataService answered over gRPC or Connect, \
+                         which the flows use"
+                    ),
+                ),
+                Some(Metadata {
+                    document: rpc,
+                    redirect_uri: s.redirect_uri.clone(),
+                }),
             ),
-            document.map(|document| Metadata {
-                document,
-                redirect_uri: s.redirect_uri.clone(),
-            }),
-        ),
+            rpc => (
+                Check::fail(
+                    NAME,
+                    match rpc {
+                        Err(e) => format!("{detail}; over gRPC and Connect: {e}"),
+                        Ok(_) => detail,
+                    },
+                    "the endpoint must serve Flyte's AuthMetadataService (over HTTP, gRPC or \
+                     Connect): check that admin.endpoint is the Flyte endpoint (host:port) and \
+                     that authentication is enabled there, or configure static endpoints \
+                     (admin.tokenUrl, authorizationEndpoint, deviceAuthorizationEndpoint)",
+                ),
+                document.map(|document| Metadata {
+                    document,
+                    redirect_uri: s.redirect_uri.clone(),
+                }),
+            ),
+        },
     }
+}
+
+/// The endpoints the configured flow discovers (over gRPC or Connect when the gateway's GET
+/// paths fail), as a discovery document for the metadata check.
+async fn rpc_discovery(s: &Settings) -> Result<Value, AuthError> {
+    let options = FromConfigOptions::default().interactive(false);
+    let configured = flyte_auth::from_config(s, &options)?;
+    let store = configured.client_config.ok_or_else(|| {
+        AuthError::configuration("this auth mode discovers nothing (no client configuration)")
+    })?;
+    let c = tokio::time::timeout(Duration::from_secs(30), store.client_config())
+        .await
+        .map_err(|_| AuthError::timeout("discovery did not answer within 30 s"))??;
+    let mut d = serde_json::json!({
+        "token_endpoint": c.token_endpoint,
+        "token_endpoint_auth_methods_supported": c.token_endpoint_auth_methods_supported,
+    });
+    for (key, value) in [
+        ("issuer", &c.issuer),
+        ("authorization_endpoint", &c.authorization_endpoint),
+        (
+            "device_authorization_endpoint",
+            &c.device_authorization_endpoint,
+        ),
+        ("revocation_endpoint", &c.revocation_endpoint),
+    ] {
+        if let Some(v) = value {
+            d[key] = Value::String(v.clone());
+        }
+    }
+    Ok(d)
 }
 
 fn strings(v: &Value, key: &str) -> Option<Vec<String>> {

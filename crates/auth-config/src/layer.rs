@@ -51,6 +51,7 @@ pub(crate) struct Layer {
     pub(crate) device_flow_poll_interval: Option<Duration>,
     pub(crate) disable_keyring: Option<bool>,
     pub(crate) keyring_layout: Option<String>,
+    pub(crate) discovery: Option<String>,
 }
 
 impl Layer {
@@ -98,6 +99,7 @@ impl Layer {
                 .or(lower.device_flow_poll_interval),
             disable_keyring: self.disable_keyring.or(lower.disable_keyring),
             keyring_layout: self.keyring_layout.or(lower.keyring_layout),
+            discovery: self.discovery.or(lower.discovery),
         }
     }
 
@@ -151,6 +153,10 @@ impl Layer {
             keyring_layout: file
                 .text("keyringLayout")?
                 .map(|s| keyring_layout(&s, file.origin("keyringLayout")))
+                .transpose()?,
+            discovery: file
+                .text("discovery")?
+                .map(|s| discovery(&s, file.origin("discovery")))
                 .transpose()?,
         })
     }
@@ -231,6 +237,10 @@ impl Layer {
                 .text(vars::ADMIN_KEYRING_LAYOUT)
                 .map(|s| keyring_layout(&s, EnvReader::origin(vars::ADMIN_KEYRING_LAYOUT)))
                 .transpose()?,
+            discovery: env
+                .text(vars::ADMIN_DISCOVERY)
+                .map(|s| discovery(&s, EnvReader::origin(vars::ADMIN_DISCOVERY)))
+                .transpose()?,
             ..Layer::default()
         })
     }
@@ -240,14 +250,26 @@ impl Layer {
 pub(crate) const KEYRING_LAYOUTS: &[&str] = &["auto", "flytekit", "flyte2", "both"];
 
 fn keyring_layout(s: &str, origin: Origin) -> Result<String, ConfigError> {
+    one_of(s, KEYRING_LAYOUTS, origin)
+}
+
+/// How the Flyte endpoint's client configuration is discovered (`admin.discovery`):
+/// `auto` tries each in this order and remembers the first that answers.
+pub(crate) const DISCOVERY_METHODS: &[&str] = &["auto", "http", "grpc", "grpc2", "connect"];
+
+fn discovery(s: &str, origin: Origin) -> Result<String, ConfigError> {
+    one_of(s, DISCOVERY_METHODS, origin)
+}
+
+fn one_of(s: &str, known: &[&str], origin: Origin) -> Result<String, ConfigError> {
     let lower = s.trim().to_ascii_lowercase();
-    if KEYRING_LAYOUTS.contains(&lower.as_str()) {
+    if known.contains(&lower.as_str()) {
         Ok(lower)
     } else {
         Err(ConfigError::InvalidValue {
             origin,
             value: shorten(s),
-            expected: format!("one of {}", KEYRING_LAYOUTS.join(", ")),
+            expected: format!("one of {}", known.join(", ")),
         })
     }
 }

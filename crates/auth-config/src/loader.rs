@@ -383,6 +383,7 @@ fn resolve(layer: Layer, env: &HashMap<String, String>) -> Result<Settings, Conf
         device_flow_poll_interval: layer.device_flow_poll_interval,
         disable_keyring: layer.disable_keyring.unwrap_or(false),
         keyring_layout: layer.keyring_layout,
+        discovery: layer.discovery,
         source_file: None,
     })
 }

@@ -114,6 +114,12 @@ pub struct Settings {
     /// Which keyring layouts saves write (`admin.keyringLayout`): `auto` (flytekit's, plus
     /// Flyte 2's when it is there; the default), `flytekit`, `flyte2` or `both`, lower-cased.
     pub keyring_layout: Option<String>,
+    /// How the Flyte endpoint's client configuration is discovered (`admin.discovery`,
+    /// `FLYTE_ADMIN_DISCOVERY`): `auto` (the default: the gateway's GET paths, then gRPC
+    /// `flyteidl.service`, gRPC `flyteidl2.auth`, Connect, the first that answers
+    /// remembered), `http`, `grpc`, `grpc2` or `connect`, lower-cased. Every method but
+    /// `http` needs the facade's `tower` feature.
+    pub discovery: Option<String>,
     /// The config file that was read, if any.
     pub source_file: Option<PathBuf>,
 }
@@ -211,6 +217,7 @@ impl Settings {
             ),
             ("disableKeyring", Some(self.disable_keyring.to_string())),
             ("keyringLayout", self.keyring_layout.clone()),
+            ("discovery", self.discovery.clone()),
         ]
     }
 }
@@ -273,6 +280,7 @@ impl fmt::Debug for Settings {
             .field("device_flow_poll_interval", &self.device_flow_poll_interval)
             .field("disable_keyring", &self.disable_keyring)
             .field("keyring_layout", &self.keyring_layout)
+            .field("discovery", &self.discovery)
             .field("source_file", &self.source_file)
             .finish()
     }

@@ -42,6 +42,11 @@ pub const CREDENTIALS_PROXY_COMMAND: &str = "FLYTE_CREDENTIALS_PROXY_COMMAND";
 pub const ADMIN_DISABLE_KEYRING: &str = "FLYTE_ADMIN_DISABLEKEYRING";
 /// Which keyring layouts to write (`admin.keyringLayout`): `auto`, `flytekit`, `flyte2`, `both`.
 pub const ADMIN_KEYRING_LAYOUT: &str = "FLYTE_ADMIN_KEYRINGLAYOUT";
+/// How the Flyte endpoint's client configuration is discovered (`admin.discovery`, not a
+/// flytekit key): `auto` (default), `http` (the gateway's GET paths), `grpc`
+/// (`flyteidl.service.AuthMetadataService`), `grpc2` or `connect` (Flyte 2's
+/// `flyteidl2.auth.AuthMetadataService`).
+pub const ADMIN_DISCOVERY: &str = "FLYTE_ADMIN_DISCOVERY";
 /// A PEM private key for `private_key_jwt` client assertions (`admin.clientAssertionKeyFile`,
 /// not a flytekit key); selects `ClientSecret` mode (client credentials) instead of a secret.
 pub const CREDENTIALS_CLIENT_ASSERTION_KEY_FILE: &str =

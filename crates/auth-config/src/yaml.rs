@@ -74,6 +74,7 @@ const ADMIN_KEYS: &[(&str, Shape)] = &[
     ("tokenRefreshWindow", Shape::Text),
     ("disableKeyring", Shape::Scalar),
     ("keyringLayout", Shape::Text),
+    ("discovery", Shape::Text),
     ("pkceConfig", Shape::Section(PKCE_KEYS)),
     ("deviceFlowConfig", Shape::Section(DEVICE_FLOW_KEYS)),
 ];

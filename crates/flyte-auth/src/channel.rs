@@ -39,7 +39,8 @@ pub async fn connect(
 }
 
 /// `http_discovery` (the gateway's GET paths), then the `AuthMetadataService` over gRPC
-/// (Flyte 1, then Flyte 2) and over Connect (Flyte 2), the first that answers remembered.
+/// (Flyte 1, then Flyte 2) and over Connect (Flyte 2), the first that answers remembered; or
+/// only the method `admin.discovery` names.
 #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
 pub(crate) fn with_rpc_discovery(
     settings: &Settings,
@@ -66,16 +67,35 @@ pub(crate) fn with_rpc_discovery(
         )
     };
     let base = channel.base_url()?;
-    Ok(Arc::new(
-        DiscoveryChain::new()
-            .then("HTTP", http_discovery)
-            .then("gRPC flyteidl.service", grpc(DiscoveryProtocol::Grpc))
-            .then("gRPC flyteidl2.auth", grpc(DiscoveryProtocol::Grpc2))
-            .then(
-                "Connect flyteidl2.auth",
-                Arc::new(RpcDiscovery::connect(http.clone(), &base).with_overrides(overrides)),
-            ),
-    ))
+    let connect =
+        || Arc::new(RpcDiscovery::connect(http.clone(), &base).with_overrides(overrides.clone()));
+    // A forced method is a chain of one, so that its failure says where it was forced.
+    let only = |name, store| Arc::new(DiscoveryChain::new().then(name, store));
+    Ok(match settings.discovery.as_deref().unwrap_or("auto") {
+        "http" => only(
+            "admin.discovery is http (auto tries every method)",
+            http_discovery,
+        ),
+        "grpc" => only(
+            "admin.discovery is grpc (auto tries every method)",
+            grpc(DiscoveryProtocol::Grpc),
+        ),
+        "grpc2" => only(
+            "admin.discovery is grpc2 (auto tries every method)",
+            grpc(DiscoveryProtocol::Grpc2),
+        ),
+        "connect" => only(
+            "admin.discovery is connect (auto tries every method)",
+            connect(),
+        ),
+        _ => Arc::new(
+            DiscoveryChain::new()
+                .then("HTTP", http_discovery)
+                .then("gRPC flyteidl.service", grpc(DiscoveryProtocol::Grpc))
+                .then("gRPC flyteidl2.auth", grpc(DiscoveryProtocol::Grpc2))
+                .then("Connect flyteidl2.auth", connect()),
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@
 //! - `secrets`: Flyte task secrets, resolved as flytekit's `SecretsManager` does ([`secrets`]).
 //!   Compiles no HTTP stack.
 //! - `qr`: a QR code of the device login URL in the terminal.
-//! - `full`: all of the above but `qr` and `tower` (which compiles tonic and HTTP/2).
+//! - `full`: all of the above but `qr`.
 //!
 //! ```toml
 //! [dependencies]

@@ -399,9 +399,21 @@ mod http {
                 .with_header_key(settings.authorization_header.clone()),
         );
         // With `tower`: the gateway's GET paths, else the AuthMetadataService over gRPC or
-        // Connect (Flyte 2 serves no GET paths), the first that answers remembered.
+        // Connect (Flyte 2 serves no GET paths), the first that answers remembered; or the
+        // one `admin.discovery` names.
         #[cfg(feature = "tower")]
         let discovery = crate::channel::with_rpc_discovery(settings, &endpoint, http, discovery)?;
+        #[cfg(not(feature = "tower"))]
+        if let Some(method) = settings
+            .discovery
+            .as_deref()
+            .filter(|m| !matches!(*m, "auto" | "http"))
+        {
+            return Err(AuthError::configuration(format!(
+                "admin.discovery is {method}: discovery over gRPC or Connect needs the `tower` feature of \
+                 flyte-auth, which this build does not have (set admin.discovery to auto or http)"
+            )));
+        }
         Ok(discovery)
     }
 

@@ -2,6 +2,7 @@
 //! Secret Service. Needs `FLYTE_AUTH_TEST_ISSUER` (set by `cargo xtask test`); without it each
 //! test prints `skipped` and passes.
 
+mod admin_rpc;
 mod cli_ux;
 mod doctor;
 mod many_processes;

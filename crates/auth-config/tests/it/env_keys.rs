@@ -162,6 +162,31 @@ fn unrelated_variables_are_ignored() {
 }
 
 #[test]
+fn the_discovery_method_from_the_environment_beats_the_file_and_unknown_ones_are_errors() {
+    let mut fx = Fixture::new();
+    let s = fx
+        .load_yaml("admin:\n  discovery: Connect\n")
+        .expect("loads");
+    assert_eq!(s.discovery.as_deref(), Some("connect"));
+    assert!(
+        s.entries()
+            .contains(&("discovery", Some("connect".to_owned())))
+    );
+    fx.set(vars::ADMIN_DISCOVERY, "grpc");
+    let s = fx
+        .load_yaml("admin:\n  discovery: connect\n")
+        .expect("loads");
+    assert_eq!(s.discovery.as_deref(), Some("grpc"));
+    assert_eq!(Fixture::new().load_env().unwrap().discovery, None);
+    fx.set(vars::ADMIN_DISCOVERY, "rest");
+    let (_, text) = crate::err_text(fx.load_env());
+    assert!(
+        text.contains("grpc2") && text.contains("connect") && text.contains(vars::ADMIN_DISCOVERY),
+        "{text}"
+    );
+}
+
+#[test]
 fn keyring_keys_from_the_environment_beat_the_file_and_bad_layouts_are_errors() {
     let mut fx = Fixture::new();
     let s = fx
