@@ -120,6 +120,19 @@ impl Authenticator for Unattended {
         self.inner.header_value(credentials)
     }
 
+    // Forwarded, not left to the trait's defaults: the inner flow resolves a discovered
+    // header key here, and its login replaces stored credentials only on success.
+    async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+        self.inner
+            .authorization_header()
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn login(&self) -> Result<Credentials, AuthError> {
+        self.inner.login().await.map_err(|e| self.explain(e))
+    }
+
     async fn stored_credentials(&self) -> Result<Option<Credentials>, AuthError> {
         self.inner.stored_credentials().await
     }
@@ -159,6 +172,45 @@ mod tests {
             let why = with(&[("CI", value)], false).refusal().expect("refused");
             assert!(why.contains("in CI"), "{why}");
         }
+    }
+
+    /// A flow whose header key is known only once it ran, with a login of its own.
+    #[derive(Debug, Default)]
+    struct Discovering {
+        logins: std::sync::atomic::AtomicU32,
+    }
+
+    #[auth_core::async_trait]
+    impl Authenticator for Discovering {
+        async fn credentials(&self) -> Result<Credentials, AuthError> {
+            Err(AuthError::interaction_required("log in"))
+        }
+        async fn refresh_credentials(&self) -> Result<Credentials, AuthError> {
+            Err(AuthError::interaction_required("log in"))
+        }
+        async fn authorization_header(&self) -> Result<(String, HeaderValue), AuthError> {
+            let c = Credentials::new(auth_core::AccessToken::new("t0ken"));
+            Ok(("flyte-authorization".into(), self.header_value(&c)))
+        }
+        async fn login(&self) -> Result<Credentials, AuthError> {
+            self.logins
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(AuthError::interaction_required("log in"))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_wrapper_forwards_the_header_and_the_login_of_the_flow() {
+        let inner = std::sync::Arc::new(Discovering::default());
+        let wrapped = Unattended::wrap(
+            SharedAuthenticator::from_arc(inner.clone()),
+            "no login in a pod".into(),
+        );
+        let (key, _) = wrapped.authorization_header().await.unwrap();
+        assert_eq!(key, "flyte-authorization");
+        let e = wrapped.login().await.unwrap_err();
+        assert!(e.message().contains("no login in a pod"), "{e}");
+        assert_eq!(inner.logins.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
