@@ -228,26 +228,39 @@ fn check_config(s: &Settings) -> Check {
     if let Some(t) = &s.token_url {
         detail.push_str(&format!(", tokenUrl {t}"));
     }
+    if let Some(i) = &s.issuer {
+        detail.push_str(&format!(", issuer {i}"));
+    }
     if let Some(c) = &s.client_id {
         detail.push_str(&format!(", clientId {c}"));
     }
     let missing = |what: &str, fix: &str| Check::fail("config", format!("{detail}; {what}"), fix);
-    if s.endpoint.is_none() && s.token_url.is_none() && s.auth_mode != AuthMode::ExternalCommand {
+    if s.endpoint.is_none()
+        && s.token_url.is_none()
+        && s.issuer.is_none()
+        && s.auth_mode != AuthMode::ExternalCommand
+    {
         return missing(
             "no endpoint",
             "set admin.endpoint in ~/.flyte/config.yaml (or FLYTE_PLATFORM_URL, --endpoint), \
-             or admin.tokenUrl for static endpoints",
+             admin.issuer (or --issuer) for a plain OAuth 2.0 / OpenID Connect provider, or \
+             admin.tokenUrl for static endpoints",
         );
     }
+    // A private key or a federated token file authenticates the client instead of a secret.
+    let client_authenticated = s.client_secret.is_some()
+        || s.client_assertion_key_file.is_some()
+        || s.federated_token_file.is_some();
     match s.auth_mode {
         AuthMode::ClientSecret if s.client_id.is_none() => missing(
             "no client id",
             "set admin.clientId (or FLYTE_CREDENTIALS_CLIENT_ID)",
         ),
-        AuthMode::ClientSecret if s.client_secret.is_none() => missing(
+        AuthMode::ClientSecret if !client_authenticated => missing(
             "no client secret",
             "set admin.clientSecretLocation (a file), admin.clientSecretEnvVar or \
-             FLYTE_CREDENTIALS_CLIENT_SECRET",
+             FLYTE_CREDENTIALS_CLIENT_SECRET (or admin.clientAssertionKeyFile / \
+             admin.federatedTokenFile for a client assertion)",
         ),
         AuthMode::ExternalCommand if s.command.as_ref().is_none_or(Vec::is_empty) => missing(
             "no command",
@@ -267,14 +280,19 @@ struct Target {
     port: u16,
     /// Static endpoints: no discovery.
     static_endpoints: bool,
+    /// A plain OAuth 2.0 / OpenID Connect issuer instead of a Flyte endpoint.
+    issuer: bool,
 }
 
 impl Target {
     fn of(s: &Settings) -> Option<Target> {
-        let (raw, static_endpoints) = match (&s.endpoint, &s.token_url) {
-            (_, Some(t)) => (t.clone(), true),
-            (Some(e), None) => (e.clone(), false),
-            (None, None) => return None,
+        // The precedence of from_config: static endpoints, then the issuer, then the
+        // Flyte endpoint.
+        let (raw, static_endpoints, issuer) = match (&s.token_url, &s.issuer, &s.endpoint) {
+            (Some(t), _, _) => (t.clone(), true, false),
+            (None, Some(i), _) => (i.clone(), false, true),
+            (None, None, Some(e)) => (e.clone(), false, false),
+            (None, None, None) => return None,
         };
         let raw = raw
             .trim()
@@ -296,6 +314,7 @@ impl Target {
             host,
             port,
             static_endpoints,
+            issuer,
         })
     }
 }
@@ -469,6 +488,28 @@ async fn check_discovery(t: &Target, s: &Settings, http: &HttpClient) -> (Check,
             }),
         );
     }
+    if t.issuer {
+        // RFC 8414 (with path insertion), then OpenID Connect discovery, as the flows do.
+        return match rpc_discovery(s).await {
+            Ok(document) => (
+                Check::pass(NAME, format!("the issuer {} answered discovery", t.base)),
+                Some(Metadata {
+                    document,
+                    redirect_uri: s.redirect_uri.clone(),
+                }),
+            ),
+            Err(e) => (
+                Check::fail(
+                    NAME,
+                    e.to_string(),
+                    "check admin.issuer (or --issuer): it must serve \
+                     /.well-known/oauth-authorization-server or \
+                     /.well-known/openid-configuration",
+                ),
+                None,
+            ),
+        };
+    }
     if s.discovery
         .as_deref()
         .is_some_and(|m| m != "auto" && m != "http")
@@ -586,8 +627,8 @@ async fn check_discovery(t: &Target, s: &Settings, http: &HttpClient) -> (Check,
     }
 }
 
-/// The endpoints the configured flow discovers (over gRPC or Connect when the gateway's GET
-/// paths fail), as a discovery document for the metadata check.
+/// The endpoints the configured flow discovers (from the issuer, or over gRPC or Connect when
+/// the gateway's GET paths fail), as a discovery document for the metadata check.
 async fn rpc_discovery(s: &Settings) -> Result<Value, AuthError> {
     let options = FromConfigOptions::default().interactive(false);
     let configured = flyte_auth::from_config(s, &options)?;

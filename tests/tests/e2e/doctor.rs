@@ -393,3 +393,39 @@ mod tls_server {
         (endpoint, pem)
     }
 }
+
+#[test]
+fn doctor_passes_with_a_plain_issuer_instead_of_a_flyte_endpoint() {
+    let Some(issuer) =
+        require_issuer("doctor_passes_with_a_plain_issuer_instead_of_a_flyte_endpoint")
+    else {
+        return;
+    };
+    let u = User::new(&issuer);
+    let secret = u.file("secret", "cc-basic-secret\n");
+    // No admin.endpoint: the provider is named by --issuer alone.
+    let cfg = u.file(
+        "issuer.yaml",
+        &format!(
+            "admin:\n  authType: ClientSecret\n  clientId: cc-basic\n  insecure: true\n  \
+             clientSecretLocation: {}\n",
+            secret.display()
+        ),
+    );
+    let (r, checks) = doctor_json(
+        &u,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--issuer",
+            &issuer,
+            "--store",
+            "memory",
+        ],
+    );
+    let s = statuses(&checks);
+    for name in ["config", "endpoint", "discovery", "metadata", "token"] {
+        assert_eq!(s[name], "pass", "{name}: {checks:?}");
+    }
+    assert_eq!(r.code, 0, "{r:?}");
+}

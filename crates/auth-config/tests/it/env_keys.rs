@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use auth_config::{AuthMode, SecretSource, vars};
+use auth_config::{AuthMode, ClientAuthMethod, SecretSource, vars};
 
 use crate::Fixture;
 
@@ -159,6 +159,26 @@ fn unrelated_variables_are_ignored() {
     let s = fx.load_env().expect("loads");
     assert_eq!(s.endpoint, None);
     assert_eq!(s.auth_mode, AuthMode::Pkce);
+}
+
+#[test]
+fn client_auth_method_and_issuer_from_the_environment_beat_the_file() {
+    let mut fx = Fixture::new();
+    let yaml =
+        "admin:\n  clientAuthMethod: client_secret_basic\n  issuer: https://file.example.com\n";
+    let s = fx.load_yaml(yaml).expect("loads");
+    assert_eq!(s.client_auth_method, Some(ClientAuthMethod::SecretBasic));
+    fx.set(vars::CREDENTIALS_CLIENT_AUTH_METHOD, "POST")
+        .set(vars::CREDENTIALS_ISSUER, "https://env.example.com");
+    let s = fx.load_yaml(yaml).expect("loads");
+    assert_eq!(s.client_auth_method, Some(ClientAuthMethod::SecretPost));
+    assert_eq!(s.issuer.as_deref(), Some("https://env.example.com"));
+    fx.set(vars::CREDENTIALS_CLIENT_AUTH_METHOD, "private_key_jwt");
+    let (_, text) = crate::err_text(fx.load_env());
+    assert!(
+        text.contains(vars::CREDENTIALS_CLIENT_AUTH_METHOD) && text.contains("client_secret_post"),
+        "{text}"
+    );
 }
 
 #[test]
