@@ -13,6 +13,14 @@ backend, exactly as pyflyte does after a login, a refresh and a logout.
   delete ENDPOINT                    -> KeyringStore.delete (a pyflyte logout)
   items ENDPOINT                     -> JSON list of every Secret Service item of ENDPOINT:
                                         {"username", "label", "attributes"} (no secrets)
+
+Flyte 2's SDK (flyte/remote/_client/auth/_keyring.py from the installed flyte wheel, with a
+stand-in for its logging module, the only other part of flyte it imports):
+
+  flyte2-retrieve ENDPOINT           -> JSON {"access_token", "refresh_token"} or null
+  flyte2-store ENDPOINT ACCESS [REFRESH]
+                                     -> KeyringStore.store (a Flyte 2 login)
+  flyte2-delete ENDPOINT             -> KeyringStore.delete (a Flyte 2 logout)
 """
 
 import importlib.util
@@ -34,12 +42,51 @@ def flytekit_keyring():
     return module
 
 
+def flyte2_keyring():
+    import logging
+    import types
+
+    spec = importlib.util.find_spec("flyte")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("flyte (Flyte 2's SDK) is not installed in this Python")
+    root = pathlib.Path(list(spec.submodule_search_locations)[0])
+    stub = types.ModuleType("flyte._logging")
+    stub.logger = logging.getLogger("flyte")
+    sys.modules.setdefault("flyte", types.ModuleType("flyte"))
+    sys.modules["flyte._logging"] = stub
+    path = root / "remote" / "_client" / "auth" / "_keyring.py"
+    module_spec = importlib.util.spec_from_file_location("flyte2_auth_keyring", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def flyte2(cmd, endpoint, argv):
+    f2 = flyte2_keyring()
+    store = f2.KeyringStore
+    if cmd == "flyte2-retrieve":
+        c = store.retrieve(endpoint)
+        print(json.dumps(None if c is None else {
+            "access_token": c.access_token,
+            "refresh_token": c.refresh_token,
+        }))
+    elif cmd == "flyte2-store":
+        refresh = argv[4] if len(argv) > 4 else None
+        store.store(f2.Credentials(access_token=argv[3], refresh_token=refresh, for_endpoint=endpoint))
+    elif cmd == "flyte2-delete":
+        store.delete(endpoint)
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
 def main(argv):
     cmd, endpoint = argv[1], argv[2]
     import keyring
     backend = keyring.get_keyring()
     if "SecretService" not in type(backend).__module__:
         sys.exit(f"Python keyring chose {type(backend)}, not the Secret Service")
+    if cmd.startswith("flyte2-"):
+        return flyte2(cmd, endpoint, argv)
     fk = flytekit_keyring()
     store = fk.KeyringStore
     if cmd == "retrieve":

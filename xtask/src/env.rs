@@ -133,8 +133,10 @@ pub(crate) fn ensure_idp_dependencies() -> Result {
 
 /// flytekit, installed without its dependencies: the tests load only its keyring module.
 const FLYTEKIT: &str = "flytekit==1.16.31";
+/// Flyte 2's SDK, installed without its dependencies, for the same reason.
+const FLYTE2: &str = "flyte==2.12.1";
 
-/// A Python virtual environment with Python `keyring` and flytekit for the shared-keyring
+/// A Python virtual environment with Python `keyring`, flytekit and flyte for the shared-keyring
 /// tests (`tests/python/`), made (or reused, when its pins are unchanged) under the target
 /// directory. Returns its `python`.
 pub(crate) fn ensure_python_venv() -> Result<PathBuf> {
@@ -147,7 +149,7 @@ pub(crate) fn ensure_python_venv() -> Result<PathBuf> {
     let venv = target.join("pyflyte-venv");
     let python = venv.join("bin/python");
     let stamp = venv.join("flyte-auth-pins.txt");
-    let want = format!("{pins}\n{FLYTEKIT}\n");
+    let want = format!("{pins}\n{FLYTEKIT}\n{FLYTE2}\n");
     if python.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
         return Ok(python);
     }
@@ -169,8 +171,8 @@ pub(crate) fn ensure_python_venv() -> Result<PathBuf> {
     step("pip install keyring", &argv, &[])?;
     let mut argv = vec![pip.as_str(), "install"];
     argv.extend(quiet);
-    argv.extend(["--no-deps", FLYTEKIT]);
-    step("pip install flytekit (no deps)", &argv, &[])?;
+    argv.extend(["--no-deps", FLYTEKIT, FLYTE2]);
+    step("pip install flytekit and flyte (no deps)", &argv, &[])?;
     std::fs::write(&stamp, want)
         .map_err(|e| format!("could not write {}: {e}", stamp.display()))?;
     eprintln!(

@@ -249,3 +249,73 @@ fn pyflyte_and_flyte_auth_take_turns_on_one_keyring() {
     assert!(py.retrieve().is_null(), "7: pyflyte sees the logout");
     assert!(py.one_item_each("7 flyte-auth logout").is_empty());
 }
+
+/// Flyte 2's SDK keeps one `tokens` item (JSON with both tokens) per endpoint. Its own
+/// keyring code (from the flyte 2.12.1 wheel) and `flyte-auth` take turns on one Secret
+/// Service: each reads what the other wrote, and a logout on either side is seen by the other.
+#[test]
+fn flyte2_and_flyte_auth_take_turns_on_its_tokens_item() {
+    let name = "flyte2_and_flyte_auth_take_turns_on_its_tokens_item";
+    let Some(issuer) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let Some(python) = python(name) else {
+        return;
+    };
+    let u = User::with_keyring(&issuer);
+    let py = Pyflyte {
+        python,
+        user: &u,
+        endpoint: u.endpoint(),
+    };
+    let cfg = u.config(
+        "flyte2",
+        "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let token = || {
+        let r = u.run(&["--config", cfg, "--non-interactive", "token"]);
+        (r.code, r.stdout.trim().to_string(), r.stderr)
+    };
+
+    // 1. A Flyte 2 login: flyte-auth reads its tokens item.
+    let theirs = jwt_for_an_hour("flyte2-login");
+    py.run(&["flyte2-store", &py.endpoint, &theirs, "flyte2-refresh"]);
+    assert_eq!(py.one_item_each("1 flyte2 login"), ["tokens"]);
+    let (code, ours, err) = token();
+    assert_eq!((code, ours.as_str()), (0, theirs.as_str()), "1: {err}");
+
+    // 2. A flyte-auth login updates the tokens item too (it exists: layout auto), so the
+    //    Flyte 2 SDK reads the new tokens.
+    let r = u.run(&["--config", cfg, "login"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (code, ours, err) = token();
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(ours, theirs);
+    let read = py.run(&["flyte2-retrieve", &py.endpoint]);
+    let read: Value = serde_json::from_str(&read).expect("json");
+    assert_eq!(read["access_token"], ours, "2: Flyte 2 reads our login");
+    assert!(
+        read["refresh_token"].is_string() && read["refresh_token"] != "flyte2-refresh",
+        "2: and our refresh token: {read}"
+    );
+    assert!(
+        py.one_item_each("2 flyte-auth login")
+            .contains(&"tokens".to_string())
+    );
+
+    // 3. A Flyte 2 logout (it deletes its item and flytekit's token items) is seen at once.
+    py.run(&["flyte2-delete", &py.endpoint]);
+    let (code, _, _) = token();
+    assert_eq!(code, 1, "3: no token after Flyte 2's logout");
+
+    // 4. A flyte-auth logout after a Flyte 2 login leaves Flyte 2 nothing to read.
+    py.run(&["flyte2-store", &py.endpoint, &theirs, "flyte2-refresh"]);
+    let r = u.run(&["--config", cfg, "logout"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(py.run(&["flyte2-retrieve", &py.endpoint]), "null", "4");
+    assert!(py.one_item_each("4 flyte-auth logout").is_empty());
+}
