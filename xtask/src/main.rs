@@ -6,11 +6,14 @@
 //!   whole workspace's tests (real keyring tests included), stops the provider.
 //! - `cargo xtask demo`  the main job end to end: the `flyte-auth` command through every flow.
 //! - `cargo xtask bench` criterion benches and the CLI wall-time bench, as one table.
+//! - `cargo xtask buildtime` cold release builds of a client-credentials program: flyte-auth,
+//!   oauth2-rs and raw reqwest, crates and wall time.
 //! - `cargo xtask deps`  fails on any dependency arrow DESIGN.md §1 does not allow.
 //! - `cargo xtask fuzz`  every fuzz target in fuzz/ for a bounded time (default 60 s each).
 //! - `cargo xtask idp`   runs the test identity provider in the foreground, for humans.
 
 mod bench;
+mod buildtime;
 mod demo;
 mod deps;
 mod env;
@@ -27,16 +30,18 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "demo" => demo::run(),
         "bench" => bench::run(rest),
+        "buildtime" => buildtime::run(),
         "deps" => deps::run(),
         "fuzz" => fuzz::run(rest),
         "idp" => idp(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|bench|deps|fuzz|idp>\n\n\
+                "usage: cargo xtask <ci|test|demo|bench|buildtime|deps|fuzz|idp>\n\n\
                  ci     fmt, clippy, docs, deps, then all tests (what .ci/run runs)\n\
                  test   all tests, with the real identity provider and keyring started here\n\
                  demo   the flyte-auth command through every flow against a local provider\n\
                  bench  benchmarks, printed as one table\n\
+                 buildtime  cold release builds: flyte-auth clientcreds vs oauth2-rs vs reqwest\n\
                  deps   check the crate dependency arrows of DESIGN.md §1\n\
                  fuzz   [SECONDS] [TARGET...] run the fuzz targets (default 60 s each)\n\
                  idp    run the test identity provider in the foreground"
@@ -107,6 +112,8 @@ fn features() -> Result {
         "pkce",
         "device",
         "clientcreds",
+        "private-key-jwt",
+        "clientcreds,config",
         "command",
         "keyring",
         "config",

@@ -3,10 +3,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+#[cfg(feature = "private-key-jwt")]
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth_core::AuthError;
+#[cfg(feature = "private-key-jwt")]
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+#[cfg(feature = "private-key-jwt")]
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -61,6 +65,7 @@ pub struct ClientAssertion {
 
 #[derive(Clone)]
 enum Kind {
+    #[cfg(feature = "private-key-jwt")]
     PrivateKeyJwt {
         key: EncodingKey,
         algorithm: AssertionAlgorithm,
@@ -73,6 +78,7 @@ enum Kind {
 impl fmt::Debug for ClientAssertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
+            #[cfg(feature = "private-key-jwt")]
             Kind::PrivateKeyJwt {
                 algorithm,
                 kid,
@@ -89,6 +95,7 @@ impl fmt::Debug for ClientAssertion {
     }
 }
 
+#[cfg(feature = "private-key-jwt")]
 #[derive(Serialize)]
 struct Claims<'a> {
     iss: &'a str,
@@ -107,6 +114,8 @@ impl ClientAssertion {
     ///
     /// A configuration error naming the file when it cannot be read or holds no key for the
     /// algorithm. The message never contains the key.
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
     pub fn private_key_jwt(
         path: impl Into<PathBuf>,
         algorithm: AssertionAlgorithm,
@@ -153,12 +162,14 @@ impl ClientAssertion {
     }
 
     /// The assertion for one request to `audience` (the token endpoint URL).
+    #[cfg_attr(not(feature = "private-key-jwt"), allow(unused_variables))]
     pub(crate) async fn assertion(
         &self,
         client_id: &str,
         audience: &str,
     ) -> Result<Zeroizing<String>, AuthError> {
         match &self.kind {
+            #[cfg(feature = "private-key-jwt")]
             Kind::PrivateKeyJwt {
                 key,
                 algorithm,

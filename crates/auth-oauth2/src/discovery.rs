@@ -264,11 +264,12 @@ impl FlyteDiscovery {
         let metadata_url = format!("{}/.well-known/oauth-authorization-server", self.base);
         let client_url = format!("{}/config/v1/flyte_client", self.base);
         parse_url(&metadata_url, "Flyte endpoint")?;
-        let (document, public) = tokio::join!(
+        let (document, public) = futures_util::future::join(
             self.http.get_json::<MetadataDocument>(&metadata_url),
             self.http
                 .get_json::<PublicClientAuthConfigResponse>(&client_url),
-        );
+        )
+        .await;
         let context =
             |e: AuthError| e.context(format!("discovery from the Flyte endpoint {}", self.base));
         let document = document.map_err(context)?;

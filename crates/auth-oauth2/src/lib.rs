@@ -12,6 +12,7 @@ mod endpoint;
 #[cfg(feature = "pkce")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
 pub mod pkce;
+#[cfg(any(feature = "pkce", feature = "private-key-jwt", test))]
 mod random;
 mod revoke;
 mod tls;

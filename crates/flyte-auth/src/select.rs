@@ -544,13 +544,22 @@ fn client_secret(
 fn client_assertion(
     settings: &Settings,
 ) -> Result<Option<auth_oauth2::ClientAssertion>, AuthError> {
-    use auth_oauth2::{AssertionAlgorithm, ClientAssertion};
+    use auth_oauth2::ClientAssertion;
     if let Some(path) = &settings.federated_token_file {
         return Ok(Some(ClientAssertion::token_file(path.clone())));
     }
     let Some(path) = &settings.client_assertion_key_file else {
         return Ok(None);
     };
+    private_key_jwt(settings, path).map(Some)
+}
+
+#[cfg(all(feature = "clientcreds", feature = "private-key-jwt"))]
+fn private_key_jwt(
+    settings: &Settings,
+    path: &std::path::Path,
+) -> Result<auth_oauth2::ClientAssertion, AuthError> {
+    use auth_oauth2::{AssertionAlgorithm, ClientAssertion};
     let algorithm = match settings.client_assertion_algorithm.as_deref() {
         None => AssertionAlgorithm::Rs256,
         Some(name) => AssertionAlgorithm::parse(name).ok_or_else(|| {
@@ -560,11 +569,21 @@ fn client_assertion(
         })?,
     };
     ClientAssertion::private_key_jwt(
-        path.clone(),
+        path.to_path_buf(),
         algorithm,
         settings.client_assertion_key_id.clone(),
     )
-    .map(Some)
+}
+
+#[cfg(all(feature = "clientcreds", not(feature = "private-key-jwt")))]
+fn private_key_jwt(
+    _: &Settings,
+    _: &std::path::Path,
+) -> Result<auth_oauth2::ClientAssertion, AuthError> {
+    Err(AuthError::configuration(
+        "admin.clientAssertionKeyFile needs the `private-key-jwt` feature of flyte-auth, which \
+         this build does not have (a federated token file, admin.federatedTokenFile, needs none)",
+    ))
 }
 
 #[cfg(not(feature = "clientcreds"))]
