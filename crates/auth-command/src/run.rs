@@ -344,17 +344,10 @@ fn describe_status(status: &ExitStatus) -> String {
 /// may hold a token) redacted.
 pub(crate) fn stderr_excerpt(stderr: &[u8], scrub: &[&[u8]]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let mut text: String = text
+    // Terminal escapes and bidi controls too: the message reaches a terminal.
+    let mut text = auth_core::text::sanitize_lines(text.trim())
         .trim()
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+        .to_string();
     for secret in secrets_in(scrub) {
         text = text.replace(&secret, "[redacted]");
     }
@@ -474,7 +467,10 @@ mod tests {
             b"  \x1b[31merror\x1b[0m: token eyJhbGciOiJIUzI1 rejected\r\n",
             &[b"eyJhbGciOiJIUzI1\n"],
         );
-        assert_eq!(e, " [31merror [0m: token [redacted] rejected");
+        // Escape sequences go whole, bidi overrides too (they would reorder the message).
+        assert_eq!(e, "error : token [redacted] rejected");
+        let e = stderr_excerpt("bad \u{202e}txt.exe\u{2066} file".as_bytes(), &[]);
+        assert_eq!(e, "bad  txt.exe  file");
 
         // Compact JSON on stdout: the token inside it is found and redacted.
         let e = stderr_excerpt(

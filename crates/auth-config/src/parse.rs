@@ -12,8 +12,10 @@ pub(crate) const DURATION_EXPECTED: &str = "expected a duration such as 30s, 2m,
 /// Longest value echoed in an error message; longer ones are cut.
 const MAX_ECHO: usize = 120;
 
-/// A value for an error message: cut to [`MAX_ECHO`] characters.
+/// A value for an error message: terminal controls replaced, cut to [`MAX_ECHO`] characters.
 pub(crate) fn shorten(value: &str) -> String {
+    // Echoed in a message that reaches a terminal: no escape sequence or bidi control.
+    let value = &auth_core::text::sanitize_lines(value).replace(['\n', '\t'], " ");
     if value.chars().count() <= MAX_ECHO {
         value.to_owned()
     } else {
@@ -303,5 +305,6 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_ECHO + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(shorten("short"), "short");
+        assert_eq!(shorten("tr\u{1b}[2Jue\u{202e}"), "tr ue ");
     }
 }

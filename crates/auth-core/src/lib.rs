@@ -56,6 +56,7 @@ mod store;
 #[cfg(any(test, feature = "test-util"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+pub mod text;
 
 pub use async_trait::async_trait;
 pub use authenticator::{Authenticator, SharedAuthenticator};

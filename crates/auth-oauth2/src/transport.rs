@@ -789,44 +789,12 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 /// assert_eq!(sanitize_for_terminal("abcdef", 3), "abc...");
 /// ```
 pub fn sanitize_for_terminal(text: &str, max_chars: usize) -> String {
-    sanitize(text, max_chars)
-}
-
-/// Whether `c` reorders the text around it when displayed (Unicode bidirectional embedding,
-/// override and isolate controls).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    auth_core::text::sanitize_for_terminal(text, max_chars)
 }
 
 /// Removes control characters, collapses whitespace and cuts at `max` characters.
 pub(crate) fn sanitize(text: &str, max: usize) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // A terminal escape sequence (ESC [ params letter): dropped whole.
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for p in chars.by_ref() {
-                    if p.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-            plain.push(' ');
-        } else if c.is_control() || is_bidi_control(c) {
-            plain.push(' ');
-        } else {
-            plain.push(c);
-        }
-    }
-    let cleaned: String = plain.split_whitespace().collect::<Vec<_>>().join(" ");
-    if cleaned.chars().count() > max {
-        let cut: String = cleaned.chars().take(max).collect();
-        format!("{cut}...")
-    } else {
-        cleaned
-    }
+    auth_core::text::sanitize_for_terminal(text, max)
 }
 
 fn redirect_target(from: &Url, response: &Response) -> Result<Url, AuthError> {

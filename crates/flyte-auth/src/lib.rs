@@ -26,7 +26,10 @@
 //!
 //! - `pkce`: browser login, authorization code + PKCE ([`pkce`]).
 //! - `device`: device authorization grant for headless terminals ([`device`]).
-//! - `clientcreds`: client credentials grant for services ([`clientcreds`]).
+//! - `clientcreds`: client credentials grant for services ([`clientcreds`]), with a secret
+//!   or a federated token file as the client assertion.
+//! - `private-key-jwt`: client assertions signed with a private key
+//!   (`admin.clientAssertionKeyFile`); compiles jsonwebtoken.
 //! - `exchange`: token exchange (RFC 8693) of a workload's token, such as a Kubernetes
 //!   service-account token, for one with the Flyte audience ([`exchange`]).
 //! - `command`: a token printed by an external command; proxy authorization ([`command`]).
