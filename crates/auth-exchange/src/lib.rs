@@ -3,18 +3,17 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AccessToken, AuthError, Authenticator, ClientConfig, ClientConfigStore, ClientSecret,
-    CredentialStore, Credentials, EngineOptions, FetchContext, TokenEngine, TokenSource,
+    AccessToken, AuthError, Authenticator, Credentials, FetchContext, TokenEngine, TokenSource,
     async_trait,
 };
-use auth_oauth2::{
-    ClientAuthMethod, HttpClient, OAuth2Client, TOKEN_EXCHANGE_GRANT, TransportOptions,
-    check_endpoint,
-};
+/// A setting that [`TokenExchangeBuilder::build`] refused (the one `BuildError` of the HTTP
+/// flows).
+pub use auth_oauth2::BuildError;
+use auth_oauth2::{ClientSettings, FlowRules, OAuth2Client, TOKEN_EXCHANGE_GRANT, TokenEndpoint};
 use zeroize::Zeroizing;
 
 /// Token type URIs of RFC 8693 §3.
@@ -34,32 +33,6 @@ pub const MAX_SUBJECT_TOKEN_BYTES: u64 = 64 * 1024;
 /// How long reading the subject token file may take.
 const FILE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A setting that [`TokenExchangeBuilder::build`] refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// A required value was not given.
-    #[error("{name} is missing: {hint}")]
-    Missing {
-        /// Which value.
-        name: &'static str,
-        /// How to give it.
-        hint: &'static str,
-    },
-    /// A value is malformed, or the HTTP client could not be set up.
-    #[error("{0}")]
-    Invalid(#[source] AuthError),
-}
-
-impl From<BuildError> for AuthError {
-    fn from(e: BuildError) -> Self {
-        match e {
-            BuildError::Invalid(inner) => inner,
-            missing => AuthError::configuration(missing.to_string()),
-        }
-    }
-}
-
 /// Where the subject token comes from.
 #[derive(Clone)]
 enum Subject {
@@ -76,13 +49,6 @@ impl fmt::Debug for Subject {
             Subject::Authenticator(a) => f.debug_tuple("Authenticator").field(a).finish(),
         }
     }
-}
-
-/// Where the token endpoint comes from.
-#[derive(Debug, Clone)]
-enum Endpoint {
-    Static(String),
-    Store(Arc<dyn ClientConfigStore>),
 }
 
 /// OAuth 2.0 token exchange (RFC 8693): a token the workload already has (a Kubernetes
@@ -125,50 +91,22 @@ auth_core::forward_authenticator!(TokenExchangeAuthenticator => engine);
 /// The subject token type defaults to [`token_type::JWT`] for a file and
 /// [`token_type::ACCESS_TOKEN`] for an authenticator. Scopes and audience given here beat the
 /// config store's.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct TokenExchangeBuilder {
     subject: Option<Subject>,
     subject_token_type: Option<String>,
     requested_token_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<ClientSecret>,
-    auth_method: ClientAuthMethod,
-    token_endpoint: Option<String>,
-    config_store: Option<Arc<dyn ClientConfigStore>>,
-    scopes: Option<Vec<String>>,
-    audience: Option<String>,
-    header_key: Option<String>,
-    transport: Option<TransportOptions>,
-    http: Option<HttpClient>,
-    store: Option<Arc<dyn CredentialStore>>,
-    store_key: Option<String>,
-    engine: Option<EngineOptions>,
-    allow_http: bool,
+    settings: ClientSettings,
 }
 
-impl fmt::Debug for TokenExchangeBuilder {
-    // Hand-written: the client secret is shown only as present or not.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenExchangeBuilder")
-            .field("subject", &self.subject)
-            .field("subject_token_type", &self.subject_token_type)
-            .field("requested_token_type", &self.requested_token_type)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("auth_method", &self.auth_method)
-            .field("token_endpoint", &self.token_endpoint)
-            .field("config_store", &self.config_store)
-            .field("scopes", &self.scopes)
-            .field("audience", &self.audience)
-            .field("header_key", &self.header_key)
-            .field("store_key", &self.store_key)
-            .field("allow_http", &self.allow_http)
-            .finish_non_exhaustive()
-    }
-}
+/// What the token exchange requires of the shared settings (a public client sends its
+/// `client_id` only).
+const RULES: FlowRules = FlowRules {
+    client_id_hint: "set it with .client_id(..): the client registered for token exchange",
+    client_auth_required: None,
+    endpoint_hint: "set .token_endpoint(..) or .config_store(..)",
+    store_key_prefix: "token-exchange",
+};
 
 impl TokenExchangeBuilder {
     /// The subject token is the contents of this file (surrounding whitespace removed), read
@@ -201,144 +139,18 @@ impl TokenExchangeBuilder {
         self
     }
 
-    /// The client id (required).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into());
-        self
-    }
-
-    /// The client secret, for a confidential client.
-    pub fn client_secret(mut self, secret: ClientSecret) -> Self {
-        self.client_secret = Some(secret).filter(|s| !s.secret().is_empty());
-        self
-    }
-
-    /// How the secret is sent: [`ClientAuthMethod::Basic`] (the default) or
-    /// [`ClientAuthMethod::Post`].
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
-        self
-    }
-
-    /// A static token endpoint: no discovery. Beats [`config_store`](Self::config_store).
-    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.token_endpoint = Some(url.into());
-        self
-    }
-
-    /// Where the token endpoint, scopes, audience and header key come from (Flyte discovery,
-    /// issuer discovery, static).
-    pub fn config_store(mut self, store: Arc<dyn ClientConfigStore>) -> Self {
-        self.config_store = Some(store);
-        self
-    }
-
-    /// The scopes to request; not given, the config store's (an empty list sends none).
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The `audience`: the Flyte service the token is for. Beats the config store's.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into()).filter(|a| !a.trim().is_empty());
-        self
-    }
-
-    /// The header key that carries the token. Beats the discovered one.
-    pub fn header_key(mut self, key: impl Into<String>) -> Self {
-        self.header_key = Some(key.into()).filter(|k| !k.trim().is_empty());
-        self
-    }
-
-    /// Transport settings (CA bundle, proxy, timeouts) for a client built here.
-    pub fn transport(mut self, options: TransportOptions) -> Self {
-        self.transport = Some(options);
-        self
-    }
-
-    /// An HTTP client to share. Beats [`transport`](Self::transport).
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// Persists the credentials in `store`. None by default.
-    pub fn credential_store(mut self, store: Arc<dyn CredentialStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The key of the credentials in the store. Default: `token-exchange:<client id>`.
-    pub fn store_key(mut self, key: impl Into<String>) -> Self {
-        self.store_key = Some(key.into());
-        self
-    }
-
-    /// Token engine settings (refresh window, skew, retries).
-    pub fn engine_options(mut self, options: EngineOptions) -> Self {
-        self.engine = Some(options);
-        self
-    }
-
-    /// Allows a token endpoint over plain http on a host that is not loopback. Off by
-    /// default.
-    pub fn allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
+    auth_oauth2::client_settings_setters!(settings);
 
     /// Checks the settings and builds the authenticator.
     pub fn build(self) -> Result<TokenExchangeAuthenticator, BuildError> {
-        let subject = self.subject.ok_or(BuildError::Missing {
-            name: "subject token",
-            hint: "set .subject_token_file(..) (a projected service-account token, for \
-                   example) or .subject_authenticator(..)",
+        let subject = self.subject.ok_or_else(|| {
+            BuildError::missing(
+                "subject token",
+                "set .subject_token_file(..) (a projected service-account token, for \
+                 example) or .subject_authenticator(..)",
+            )
         })?;
-        let client_id =
-            self.client_id
-                .filter(|c| !c.trim().is_empty())
-                .ok_or(BuildError::Missing {
-                    name: "client id",
-                    hint: "set it with .client_id(..): the client registered for token exchange",
-                })?;
-        let endpoint = match (
-            self.token_endpoint.filter(|t| !t.trim().is_empty()),
-            self.config_store,
-        ) {
-            (Some(url), _) => {
-                check_endpoint("token endpoint", &url, self.allow_http)
-                    .map_err(BuildError::Invalid)?;
-                Endpoint::Static(url.trim().to_string())
-            }
-            (None, Some(store)) => Endpoint::Store(store),
-            (None, None) => {
-                return Err(BuildError::Missing {
-                    name: "token endpoint or client config store",
-                    hint: "set .token_endpoint(..) or .config_store(..)",
-                });
-            }
-        };
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::Invalid)?
-            }
-        };
-        let client = match self.client_secret {
-            Some(secret) => {
-                let method = match self.auth_method {
-                    ClientAuthMethod::None => ClientAuthMethod::Basic,
-                    m => m,
-                };
-                OAuth2Client::new(http, client_id.clone()).with_client_secret(Some(secret), method)
-            }
-            None => OAuth2Client::new(http, client_id.clone()),
-        };
+        let built = self.settings.build(RULES)?;
         let subject_token_type = self.subject_token_type.unwrap_or_else(|| {
             match subject {
                 Subject::File(_) => token_type::JWT,
@@ -346,30 +158,15 @@ impl TokenExchangeBuilder {
             }
             .to_owned()
         });
-        let store_key = self
-            .store_key
-            .unwrap_or_else(|| format!("token-exchange:{client_id}"));
-        let mut options = self.engine.unwrap_or_default();
-        if self.store.is_some() || options.store.is_none() {
-            options = options.with_store(self.store, store_key);
-        }
-        if self.header_key.is_some() {
-            options = options.with_header_key(self.header_key.clone());
-        }
         let source = ExchangeSource {
-            client,
+            client: built.client,
             subject,
             subject_token_type,
             requested_token_type: self.requested_token_type,
-            endpoint,
-            scopes: self.scopes,
-            audience: self.audience,
-            header_key: self.header_key,
-            discovered_header_key: OnceLock::new(),
-            allow_http: self.allow_http,
+            endpoint: built.endpoint,
         };
         Ok(TokenExchangeAuthenticator {
-            engine: TokenEngine::new(Arc::new(source), options),
+            engine: TokenEngine::new(Arc::new(source), built.engine_options),
         })
     }
 }
@@ -380,12 +177,7 @@ struct ExchangeSource {
     subject: Subject,
     subject_token_type: String,
     requested_token_type: Option<String>,
-    endpoint: Endpoint,
-    scopes: Option<Vec<String>>,
-    audience: Option<String>,
-    header_key: Option<String>,
-    discovered_header_key: OnceLock<String>,
-    allow_http: bool,
+    endpoint: TokenEndpoint,
 }
 
 impl fmt::Debug for ExchangeSource {
@@ -395,43 +187,11 @@ impl fmt::Debug for ExchangeSource {
             .field("subject", &self.subject)
             .field("subject_token_type", &self.subject_token_type)
             .field("endpoint", &self.endpoint)
-            .field("audience", &self.audience)
             .finish_non_exhaustive()
     }
 }
 
 impl ExchangeSource {
-    /// The token endpoint, scopes and audience to use, by precedence.
-    async fn resolve(&self) -> Result<(String, Vec<String>, Option<String>), AuthError> {
-        match &self.endpoint {
-            Endpoint::Static(url) => Ok((
-                url.clone(),
-                self.scopes.clone().unwrap_or_default(),
-                self.audience.clone(),
-            )),
-            Endpoint::Store(store) => {
-                let ClientConfig {
-                    token_endpoint,
-                    scopes,
-                    audience,
-                    header_key,
-                    ..
-                } = store.client_config().await?;
-                let _ = self.discovered_header_key.set(header_key);
-                check_endpoint(
-                    "discovered token endpoint",
-                    &token_endpoint,
-                    self.allow_http,
-                )?;
-                Ok((
-                    token_endpoint,
-                    self.scopes.clone().unwrap_or(scopes),
-                    self.audience.clone().or(audience),
-                ))
-            }
-        }
-    }
-
     async fn exchange(
         &self,
         endpoint: &str,
@@ -459,7 +219,9 @@ impl ExchangeSource {
 #[async_trait]
 impl TokenSource for ExchangeSource {
     async fn fetch(&self, _context: &FetchContext<'_>) -> Result<Credentials, AuthError> {
-        let (endpoint, scopes, audience) = self.resolve().await?;
+        let resolved = self.endpoint.resolve(&self.client).await?;
+        let (endpoint, scopes, audience) =
+            (resolved.token_endpoint, resolved.scopes, resolved.audience);
         match &self.subject {
             Subject::File(path) => {
                 let subject = read_subject_file(path).await?;
@@ -504,13 +266,11 @@ impl TokenSource for ExchangeSource {
     }
 
     fn header_key(&self) -> Option<String> {
-        self.header_key
-            .clone()
-            .or_else(|| self.discovered_header_key.get().cloned())
+        self.endpoint.header_key()
     }
 
     async fn prepare(&self) -> Result<(), AuthError> {
-        self.resolve().await.map(|_| ())
+        self.endpoint.resolve(&self.client).await.map(|_| ())
     }
 }
 

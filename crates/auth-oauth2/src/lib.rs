@@ -9,6 +9,7 @@ mod assertion;
 mod client;
 mod discovery;
 mod endpoint;
+mod flow;
 #[cfg(feature = "pkce")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkce")))]
 pub mod pkce;
@@ -27,4 +28,14 @@ pub use client::{
 };
 pub use discovery::{FlyteDiscovery, FlyteOverrides, IssuerDiscovery};
 pub use endpoint::check_endpoint;
+pub use flow::{
+    BuildError, BuildErrorKind, BuiltClient, ClientSettings, FlowRules, ResolvedEndpoint,
+    TokenEndpoint,
+};
+
+/// What [`client_settings_setters!`] names from other crates (not a public API).
+#[doc(hidden)]
+pub mod __private {
+    pub use auth_core::{ClientConfigStore, ClientSecret, CredentialStore, EngineOptions};
+}
 pub use transport::{HttpClient, MAX_BODY_BYTES, TransportOptions, sanitize_for_terminal};
