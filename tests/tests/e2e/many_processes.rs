@@ -246,3 +246,76 @@ fn disable_keyring_makes_no_keyring_call() {
         );
     }
 }
+
+/// 8 `flyte-auth token` processes at once with the device flow and nothing stored: one
+/// device authorization (one prompt, approved once), and every process prints the same token.
+#[test]
+fn eight_processes_that_need_a_device_login_show_one_prompt() {
+    use std::io::BufRead;
+
+    let name = "eight_processes_that_need_a_device_login_show_one_prompt";
+    let Some(_shared) = require_issuer(name) else {
+        return;
+    };
+    if !keyring_available(name) {
+        return;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u = User::with_keyring(idp.issuer());
+    let cfg = u.config("device", "  authType: DeviceFlow\n  clientId: flyte-cli\n");
+    let cfg = cfg.to_str().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..8 {
+        let mut child = u.spawn(&["--config", cfg, "-o", "json", "token"]);
+        let stderr = child.stderr.take().expect("stderr");
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["event"] == "device_authorization"
+                    && let Some(uri) = v["verification_uri_complete"].as_str()
+                {
+                    let _ = tx.send(uri.to_string());
+                }
+                seen.push(line);
+            }
+            seen
+        }));
+        children.push(child);
+    }
+    drop(tx);
+    let uri = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("one process shows a device prompt");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(auth_testkit::idp::approve_device(&uri, true))
+        .expect("approve");
+    let mut tokens = Vec::new();
+    for (child, reader) in children.into_iter().zip(readers) {
+        let r = u.wait(child);
+        let stderr = reader.join().expect("reader");
+        assert_eq!(r.code, 0, "every process got a token: {r:?} {stderr:?}");
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("json");
+        tokens.push(v["access_token"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(
+        rx.try_recv().is_err(),
+        "only one process showed a device prompt"
+    );
+    assert!(
+        tokens.iter().all(|t| !t.is_empty() && t == &tokens[0]),
+        "one token for all"
+    );
+    let stats = rt.block_on(stats(idp.issuer())).expect("stats");
+    assert_eq!(
+        stats.device_authorization_requests("flyte-cli"),
+        1,
+        "one device authorization for 8 processes"
+    );
+}
