@@ -58,6 +58,26 @@ impl LogCapture {
     }
 }
 
+/// The one capture of this test binary, installed as the global subscriber on first use:
+/// it sees the events of every thread (a runtime's workers and blocking threads included),
+/// which a thread-local subscriber misses. Every test of the binary writes into it, so a
+/// test that asserts no secret was logged checks the other tests' logs too.
+///
+/// # Panics
+///
+/// If another global subscriber was installed first in this binary.
+pub fn global() -> &'static LogCapture {
+    static GLOBAL: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        let capture = LogCapture::default();
+        assert!(
+            capture.install_global(),
+            "another global tracing subscriber is installed in this test binary"
+        );
+        capture
+    })
+}
+
 /// One write handle into a [`LogCapture`].
 #[derive(Debug)]
 pub struct CaptureWriter(Arc<Mutex<Vec<u8>>>);

@@ -75,7 +75,8 @@ impl Surroundings {
 /// The advice every refusal ends with.
 pub(crate) const NON_INTERACTIVE_MODES: &str = "Use a non-interactive auth mode: ClientSecret (admin.clientId with admin.clientSecretLocation, \
      admin.clientSecretEnvVar or FLYTE_CREDENTIALS_CLIENT_SECRET; or a Flyte API key in \
-     FLYTE_API_KEY), or ExternalCommand (admin.command / FLYTE_CREDENTIALS_COMMAND printing a \
+     FLYTE_API_KEY; or a client assertion: admin.federatedTokenFile for a projected \
+     service-account token, admin.clientAssertionKeyFile for a private key), or ExternalCommand (admin.command / FLYTE_CREDENTIALS_COMMAND printing a \
      token, for example a workload identity token)";
 
 /// An authenticator whose "interaction required" errors say why and what to use instead.

@@ -9,7 +9,6 @@ use auth_clientcreds::ClientCredentialsAuthenticator;
 use auth_core::{Authenticator, EngineOptions};
 use auth_oauth2::{AssertionAlgorithm, ClientAssertion};
 use auth_testkit::idp::{client_keys, require_issuer};
-use auth_testkit::logs::LogCapture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
@@ -35,8 +34,7 @@ async fn real_private_key_jwt_rs256_and_es256_with_a_fresh_jti_per_request() {
     else {
         return;
     };
-    let logs = LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let keys = client_keys(&iss).await.expect("client keys");
     let dir = tempfile::tempdir().expect("temp dir");
     for (client, pem, alg, kid) in [
@@ -127,8 +125,7 @@ async fn real_federated_token_file_is_reread_and_a_replayed_jti_is_refused() {
     else {
         return;
     };
-    let logs = LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let keys = client_keys(&iss).await.expect("client keys");
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("token");

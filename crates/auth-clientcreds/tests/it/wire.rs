@@ -237,8 +237,7 @@ async fn a_credential_store_is_used_only_when_given() {
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
-    let logs = auth_testkit::logs::LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let server = token_server().await;
     let auth = builder()
         .token_endpoint(format!("{}/token", server.uri()))

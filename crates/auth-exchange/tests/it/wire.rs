@@ -45,8 +45,7 @@ async fn server() -> MockServer {
 
 #[tokio::test]
 async fn sends_the_rfc8693_parameters_and_logs_no_secret() {
-    let logs = auth_testkit::logs::LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let server = server().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("token");

@@ -593,8 +593,7 @@ async fn an_explicit_proxy_is_used() {
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
-    let logs = auth_testkit::logs::LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(body_string_contains("grant_type=refresh_token"))

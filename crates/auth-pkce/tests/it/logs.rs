@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use auth_core::Authenticator;
 use auth_testkit::idp::require_issuer;
-use auth_testkit::logs::LogCapture;
 
 use crate::support::{FakeIdp, channel_launcher, form_get, get, idp_browser};
 
 #[tokio::test]
 async fn trace_logs_hold_no_secret_fake_provider() {
-    let logs = LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let idp = FakeIdp::answering(
         200,
         serde_json::json!({
@@ -67,8 +65,7 @@ async fn trace_logs_hold_no_secret_real_provider() {
     let Some(issuer) = require_issuer("trace_logs_hold_no_secret_real_provider") else {
         return;
     };
-    let logs = LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let (launcher, mut outcomes, _) = idp_browser(Arc::new(AtomicBool::new(true)));
     let discovery = auth_oauth2::IssuerDiscovery::new(
         auth_oauth2::HttpClient::new(&auth_oauth2::TransportOptions::new()).unwrap(),

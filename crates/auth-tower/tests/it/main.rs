@@ -443,8 +443,7 @@ async fn the_interceptor_sets_one_header_without_blocking() {
 
 #[tokio::test]
 async fn tokens_never_reach_the_logs() {
-    let logs = auth_testkit::logs::LogCapture::default();
-    let _guard = logs.install_thread();
+    let logs = auth_testkit::logs::global();
     let admin = Admin::start("http://idp.invalid").await;
     let source = Arc::new(ServerTokens {
         prefix: "planted-secret",
