@@ -10,6 +10,7 @@ mod discovery;
 #[cfg(feature = "tonic")]
 mod interceptor;
 mod layer;
+mod passthrough;
 
 pub use body::{Buffered, Prefixed, ReplayBody};
 #[cfg(feature = "tonic")]
@@ -26,3 +27,4 @@ pub use discovery::{DEFAULT_RPC_TIMEOUT, DiscoveryChain, DiscoveryProtocol, RpcD
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use interceptor::{AuthInterceptor, retry_unauthenticated};
 pub use layer::{AuthBody, AuthLayer, AuthService, BoxError, DEFAULT_MAX_REPLAY_BODY, Unary};
+pub use passthrough::{PassthroughLayer, PassthroughService, auth_metadata, with_auth_metadata};

@@ -463,3 +463,26 @@ async fn tokens_never_reach_the_logs() {
     tracing::info!(?layer, ?interceptor, ?client, "done");
     logs.assert_none_of(&["planted-secret-"]);
 }
+
+/// Flyte 2's Passthrough: the caller's headers, on a real channel, inside the scope only.
+#[tokio::test]
+async fn passthrough_sends_the_callers_header_inside_the_scope_only() {
+    use tower::Layer as _;
+
+    let admin = Admin::start("http://idp.invalid").await;
+    admin.state.accept("from-the-caller");
+    let channel = auth_tower::PassthroughLayer::new().layer(plain_channel(&admin).await);
+    let mut client = tonic::client::Grpc::new(channel);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        HEADER_KEY,
+        http::HeaderValue::from_static("Bearer from-the-caller"),
+    );
+    let echo = auth_tower::with_auth_metadata(headers, get(&mut client, true))
+        .await
+        .unwrap();
+    assert_eq!(echo.token, "from-the-caller");
+    let e = get(&mut client, true).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e}");
+    assert_eq!(admin.state.duplicate_headers.load(Ordering::SeqCst), 0);
+}
