@@ -8,7 +8,7 @@ use auth_core::{AuthError, Credentials, FetchContext, TokenEngine, TokenSource, 
 /// A setting that [`ClientCredentialsBuilder::build`] refused (the one `BuildError` of the
 /// HTTP flows).
 pub use auth_oauth2::BuildError;
-use auth_oauth2::{ClientSettings, FlowRules, OAuth2Client, TokenEndpoint};
+use auth_oauth2::{ClientSettings, ConfigResolver, FlowRules};
 
 /// Machine-to-machine credentials: the OAuth 2.0 client credentials grant
 /// (RFC 6749 §4.4), cached, shared by concurrent callers and renewed ahead of expiry by the
@@ -71,8 +71,7 @@ impl ClientCredentialsBuilder {
     pub fn build(self) -> Result<ClientCredentialsAuthenticator, BuildError> {
         let built = self.settings.build(RULES)?;
         let source = ClientCredentialsSource {
-            client: built.client,
-            endpoint: built.endpoint,
+            config: built.resolver,
         };
         Ok(ClientCredentialsAuthenticator {
             engine: TokenEngine::new(Arc::new(source), built.engine_options),
@@ -83,26 +82,26 @@ impl ClientCredentialsBuilder {
 /// The acquisition: one client credentials grant.
 #[derive(Debug)]
 struct ClientCredentialsSource {
-    client: OAuth2Client,
-    endpoint: TokenEndpoint,
+    config: ConfigResolver,
 }
 
 #[async_trait]
 impl TokenSource for ClientCredentialsSource {
     async fn fetch(&self, _context: &FetchContext<'_>) -> Result<Credentials, AuthError> {
-        let e = self.endpoint.resolve(&self.client).await?;
-        tracing::debug!(token_endpoint = %e.token_endpoint, "requesting a token with the client credentials grant");
-        self.client
-            .client_credentials(&e.token_endpoint, &e.scopes, e.audience.as_deref())
+        let r = self.config.resolve().await?;
+        let c = &r.config;
+        tracing::debug!(token_endpoint = %c.token_endpoint, "requesting a token with the client credentials grant");
+        r.client
+            .client_credentials(&c.token_endpoint, &c.scopes, c.audience.as_deref())
             .await
     }
 
     fn header_key(&self) -> Option<String> {
-        self.endpoint.header_key()
+        self.config.header_key()
     }
 
     async fn prepare(&self) -> Result<(), AuthError> {
-        self.endpoint.resolve(&self.client).await.map(|_| ())
+        self.config.resolve().await.map(|_| ())
     }
 }
 

@@ -1,16 +1,16 @@
 //! [`DeviceCodeAuthenticator`] and its builder.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{
-    AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, EngineOptions,
-    StaticClientConfigStore, TokenEngine, non_empty,
-};
-use auth_oauth2::{ClientAuthMethod, HttpClient, TransportOptions, check_endpoint};
+use auth_core::{AuthError, TokenEngine, non_empty};
+/// Why a [`DeviceCodeAuthenticatorBuilder`] could not build (the one `BuildError` of the
+/// HTTP flows): a setting is missing or invalid; the message says which and what to set.
+pub use auth_oauth2::BuildError;
+use auth_oauth2::{ClientSettings, FlowRules, check_endpoint};
 
-use crate::flow::{DeviceSource, Overrides};
+use crate::flow::DeviceSource;
 use crate::presenter::{DevicePresenter, TextPresenter};
 use crate::schedule::DEFAULT_MAX_BACKOFF;
 
@@ -58,159 +58,43 @@ impl DeviceCodeAuthenticator {
 
 auth_core::forward_authenticator!(DeviceCodeAuthenticator => engine);
 
-/// Why a [`DeviceCodeAuthenticatorBuilder`] could not build: a setting is missing or invalid.
-/// The message says which and what to set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildError {
-    message: String,
-}
-
-impl BuildError {
-    fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    /// What is wrong and what to do.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid device flow settings: {}", self.message)
-    }
-}
-
-impl std::error::Error for BuildError {}
-
-impl From<BuildError> for AuthError {
-    fn from(e: BuildError) -> Self {
-        AuthError::configuration(e.message)
-    }
-}
-
 /// Configures a [`DeviceCodeAuthenticator`].
 ///
 /// The identity provider is given either as static endpoints
 /// ([`token_endpoint`](Self::token_endpoint) and
 /// [`device_authorization_endpoint`](Self::device_authorization_endpoint) with a
-/// [`client_id`](Self::client_id)), or as a [`ClientConfigStore`] (Flyte or issuer
+/// [`client_id`](Self::client_id)), or as a [`ClientConfigStore`](auth_core::ClientConfigStore) (Flyte or issuer
 /// discovery from `auth-oauth2`) whose values the static settings override.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct DeviceCodeAuthenticatorBuilder {
-    overrides: Overrides,
-    config_store: Option<Arc<dyn ClientConfigStore>>,
-    client_secret: Option<(ClientSecret, ClientAuthMethod)>,
-    transport: Option<TransportOptions>,
-    http: Option<HttpClient>,
-    store: Option<(Arc<dyn CredentialStore>, String)>,
+    settings: ClientSettings,
+    device_authorization_endpoint: Option<String>,
     presenter: Option<Arc<dyn DevicePresenter>>,
     time_limit: Option<Duration>,
     pkce: bool,
     max_backoff: Option<Duration>,
     default_interval: Option<Duration>,
     interactive: Option<bool>,
-    engine: Option<EngineOptions>,
-    allow_http: bool,
 }
 
-impl fmt::Debug for DeviceCodeAuthenticatorBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // By hand: no secret may ever be printed, whatever the fields become.
-        f.debug_struct("DeviceCodeAuthenticatorBuilder")
-            .field("overrides", &self.overrides)
-            .field("config_store", &self.config_store)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|(_, m)| ("[redacted]", m)),
-            )
-            .field("time_limit", &self.time_limit)
-            .field("default_interval", &self.default_interval)
-            .field("pkce", &self.pkce)
-            .field("allow_http", &self.allow_http)
-            .finish_non_exhaustive()
-    }
-}
+/// What the device flow requires of the shared settings: a public client needs no secret
+/// (Google's device clients have one: set it with `client_secret`).
+const RULES: FlowRules = FlowRules {
+    client_id_hint: "set it with .client_id(..) (clientId in config.yaml), or give a config \
+                     store that discovers it",
+    client_auth_required: None,
+    endpoint_hint: "set .token_endpoint(..) (tokenUrl in config.yaml) or give a config store \
+                    that discovers it",
+    store_key_prefix: "device",
+};
 
 impl DeviceCodeAuthenticatorBuilder {
-    /// The client id (overrides a discovered one).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.overrides.client_id = non_empty(client_id.into());
-        self
-    }
+    auth_oauth2::client_settings_setters!(settings);
 
-    /// A client secret, for providers whose device clients are confidential (Google). Most
-    /// device clients are public and have none.
-    pub fn client_secret(mut self, secret: ClientSecret, method: ClientAuthMethod) -> Self {
-        self.client_secret = Some((secret, method));
-        self
-    }
-
-    /// Where the client configuration comes from (discovery), when the endpoints are not
-    /// given statically.
-    pub fn config_store(mut self, store: Arc<dyn ClientConfigStore>) -> Self {
-        self.config_store = Some(store);
-        self
-    }
-
-    /// The token endpoint. An empty string means none.
-    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.overrides.token_endpoint = non_empty(url.into());
-        self
-    }
-
-    /// The device authorization endpoint. An empty string means none.
+    /// The device authorization endpoint (beats a discovered one). An empty string means
+    /// none.
     pub fn device_authorization_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.overrides.device_authorization_endpoint = non_empty(url.into());
-        self
-    }
-
-    /// The scopes to request (overrides discovered ones).
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.overrides.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The `audience` parameter (Auth0 and others). An empty string means none.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.overrides.audience = non_empty(audience.into());
-        self
-    }
-
-    /// The header key that carries the token (overrides a discovered one).
-    pub fn header_key(mut self, key: impl Into<String>) -> Self {
-        self.overrides.header_key = non_empty(key.into());
-        self
-    }
-
-    /// HTTP settings (CA bundle, proxy, timeouts). Ignored when
-    /// [`http_client`](Self::http_client) is given.
-    pub fn transport(mut self, options: TransportOptions) -> Self {
-        self.transport = Some(options);
-        self
-    }
-
-    /// An HTTP client to share with other authenticators.
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// Persists credentials in `store` under `key` (the endpoint): loaded on first use, saved
-    /// after every login or refresh.
-    pub fn credential_store(
-        mut self,
-        store: Arc<dyn CredentialStore>,
-        key: impl Into<String>,
-    ) -> Self {
-        self.store = Some((store, key.into()));
+        self.device_authorization_endpoint = non_empty(url.into());
         self
     }
 
@@ -257,82 +141,39 @@ impl DeviceCodeAuthenticatorBuilder {
         self
     }
 
-    /// Allows endpoints over plain http on a host that is not loopback (Flyte's `insecure`
-    /// sandbox), static or discovered. Off by default: an http endpoint is refused unless its
-    /// host is loopback.
-    pub fn allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
-
-    /// Token engine settings (refresh window, skew, retries, clock). The credential store and
-    /// the interaction switch set on this builder win over the ones in `options`.
-    pub fn engine_options(mut self, options: EngineOptions) -> Self {
-        self.engine = Some(options);
-        self
-    }
-
     /// Checks the settings and builds the authenticator. Performs no I/O: with a
     /// [`config_store`](Self::config_store), a missing device authorization endpoint is
     /// reported by the first login instead.
     pub fn build(self) -> Result<DeviceCodeAuthenticator, BuildError> {
-        let o = &self.overrides;
-        let config: Arc<dyn ClientConfigStore> = match (&self.config_store, o.is_static()) {
-            (_, true) | (None, false) => {
-                let device = o.device_authorization_endpoint.as_deref().ok_or_else(|| {
-                    BuildError::new(
-                        "no device authorization endpoint: set device_authorization_endpoint \
-                         (deviceAuthorizationEndpoint in config.yaml) or give a config store that \
-                         discovers it",
-                    )
-                })?;
-                let token = o.token_endpoint.as_deref().ok_or_else(|| {
-                    BuildError::new(
-                        "no token endpoint: set token_endpoint (tokenUrl in config.yaml) or give a \
-                         config store that discovers it",
-                    )
-                })?;
-                let client_id = o.client_id.as_deref().ok_or_else(|| {
-                    BuildError::new("no client id: set client_id (clientId in config.yaml)")
-                })?;
-                Arc::new(StaticClientConfigStore::new(
-                    ClientConfig::new(token, client_id).with_device_authorization_endpoint(device),
-                ))
-            }
-            (Some(store), false) => Arc::clone(store),
-        };
-        for (what, url) in [
-            (
+        if self.settings.config_store.is_none() && self.device_authorization_endpoint.is_none() {
+            return Err(BuildError::missing(
                 "device authorization endpoint",
-                &o.device_authorization_endpoint,
-            ),
-            ("token endpoint", &o.token_endpoint),
-        ] {
-            if let Some(url) = url {
-                check_endpoint(what, url, self.allow_http)
-                    .map_err(|e| BuildError::new(e.message()))?;
-            }
+                "set .device_authorization_endpoint(..) (deviceAuthorizationEndpoint in \
+                 config.yaml) or give a config store that discovers it",
+            ));
+        }
+        if let Some(url) = &self.device_authorization_endpoint {
+            check_endpoint(
+                "device authorization endpoint",
+                url,
+                self.settings.allow_http,
+            )
+            .map_err(BuildError::invalid)?;
         }
         if self.default_interval.is_some_and(|i| i.is_zero()) {
-            return Err(BuildError::new(
+            return Err(BuildError::invalid(AuthError::configuration(
                 "the default poll interval must be more than zero",
-            ));
+            )));
         }
         if self.time_limit.is_some_and(|l| l.is_zero()) {
-            return Err(BuildError::new(
+            return Err(BuildError::invalid(AuthError::configuration(
                 "the device flow time limit must be more than zero",
-            ));
+            )));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => HttpClient::new(&self.transport.unwrap_or_default())
-                .map_err(|e| BuildError::new(e.to_string()))?,
-        };
+        let built = self.settings.build(RULES)?;
         let source = DeviceSource {
-            http,
-            config,
-            overrides: self.overrides,
-            client_secret: self.client_secret,
+            config: built.resolver,
+            device_authorization_endpoint: self.device_authorization_endpoint,
             presenter: self
                 .presenter
                 .unwrap_or_else(|| Arc::new(TextPresenter::new())),
@@ -340,30 +181,13 @@ impl DeviceCodeAuthenticatorBuilder {
             pkce: self.pkce,
             max_backoff: self.max_backoff.unwrap_or(DEFAULT_MAX_BACKOFF),
             default_interval: self.default_interval,
-            allow_http: self.allow_http,
-            header_key: Mutex::new(None),
         };
-        let mut options = self.engine.unwrap_or_default();
-        if let Some((store, key)) = self.store {
-            options = options.with_store(Some(store), key);
-        }
+        let mut options = built.engine_options;
         if let Some(interactive) = self.interactive {
             options = options.with_interactive(interactive);
-        }
-        if let Some(key) = &source.overrides.header_key {
-            options = options.with_header_key(Some(key.clone()));
         }
         let source = Arc::new(source);
         let engine = TokenEngine::new(source.clone(), options);
         Ok(DeviceCodeAuthenticator { engine, source })
-    }
-}
-
-impl Overrides {
-    /// Whether the static settings alone are enough (discovery is skipped).
-    fn is_static(&self) -> bool {
-        self.client_id.is_some()
-            && self.token_endpoint.is_some()
-            && self.device_authorization_endpoint.is_some()
     }
 }

@@ -6,16 +6,16 @@
 //! returns or is dropped.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthError, ClientConfig, ClientConfigStore, ClientSecret, Credentials, ErrorKind, FetchContext,
-    RefreshToken, TokenSource, async_trait, non_empty,
+    AuthError, Credentials, ErrorKind, FetchContext, RefreshToken, TokenSource, async_trait,
+    non_empty,
 };
 use auth_oauth2::{
-    ClientAuthMethod, DeviceAuthorization, HttpClient, MAX_DEVICE_CODE_LIFETIME, OAuth2Client,
-    check_endpoint, pkce::PkceChallenge,
+    ConfigResolver, DeviceAuthorization, MAX_DEVICE_CODE_LIFETIME, OAuth2Client, check_endpoint,
+    pkce::PkceChallenge,
 };
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -23,81 +23,41 @@ use tracing::Instrument as _;
 use crate::presenter::{DevicePresenter, DevicePrompt};
 use crate::schedule::{Answer, PollSchedule};
 
-/// Settings given to the builder that win over the client configuration store.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Overrides {
-    pub(crate) client_id: Option<String>,
-    pub(crate) token_endpoint: Option<String>,
-    pub(crate) device_authorization_endpoint: Option<String>,
-    pub(crate) scopes: Option<Vec<String>>,
-    pub(crate) audience: Option<String>,
-    pub(crate) header_key: Option<String>,
-}
-
-impl Overrides {
-    fn apply(&self, mut config: ClientConfig) -> ClientConfig {
-        if let Some(id) = &self.client_id {
-            config.client_id = id.clone();
-        }
-        if let Some(url) = &self.token_endpoint {
-            config.token_endpoint = url.clone();
-        }
-        if let Some(url) = &self.device_authorization_endpoint {
-            config.device_authorization_endpoint = Some(url.clone());
-        }
-        if let Some(scopes) = &self.scopes {
-            config.scopes = scopes.clone();
-        }
-        if let Some(audience) = &self.audience {
-            config.audience = Some(audience.clone());
-        }
-        if let Some(key) = &self.header_key {
-            config.header_key = key.clone();
-        }
-        config
-    }
-}
-
 /// The device flow's [`TokenSource`].
 pub(crate) struct DeviceSource {
-    pub(crate) http: HttpClient,
-    pub(crate) config: Arc<dyn ClientConfigStore>,
-    pub(crate) overrides: Overrides,
-    pub(crate) client_secret: Option<(ClientSecret, ClientAuthMethod)>,
+    /// Client id, token endpoint, scopes, audience, header key and client authentication, by
+    /// the HTTP flows' one precedence rule.
+    pub(crate) config: ConfigResolver,
+    /// The device authorization endpoint set on the builder (beats the discovered one).
+    pub(crate) device_authorization_endpoint: Option<String>,
     pub(crate) presenter: Arc<dyn DevicePresenter>,
     pub(crate) time_limit: Option<Duration>,
     pub(crate) pkce: bool,
     pub(crate) max_backoff: Duration,
     /// The interval when the provider names none (`None`: RFC 8628's 5 s).
     pub(crate) default_interval: Option<Duration>,
-    /// Whether endpoints may use plain http on a host that is not loopback.
-    pub(crate) allow_http: bool,
-    /// The header key of the last resolved configuration.
-    pub(crate) header_key: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for DeviceSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceSource")
             .field("config", &self.config)
-            .field("overrides", &self.overrides)
             .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|(s, m)| (s, m)),
+                "device_authorization_endpoint",
+                &self.device_authorization_endpoint,
             )
             .field("presenter", &self.presenter)
             .field("time_limit", &self.time_limit)
             .field("pkce", &self.pkce)
             .field("max_backoff", &self.max_backoff)
             .field("default_interval", &self.default_interval)
-            .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
     }
 }
 
 /// The configuration of one acquisition.
-struct Resolved {
-    client: OAuth2Client,
+struct Resolved<'a> {
+    client: &'a OAuth2Client,
     token_endpoint: String,
     device_authorization_endpoint: Option<String>,
     scopes: Vec<String>,
@@ -134,42 +94,32 @@ fn request_span(request: &'static str) -> tracing::Span {
 }
 
 impl DeviceSource {
-    async fn resolve(&self) -> Result<Resolved, AuthError> {
-        let config = self
+    async fn resolve(&self) -> Result<Resolved<'_>, AuthError> {
+        let resolved = self
             .config
-            .client_config()
+            .resolve()
             .instrument(request_span("client_config"))
             .await?;
-        let config = self.overrides.apply(config);
-        if let Ok(mut key) = self.header_key.lock() {
-            *key = non_empty(config.header_key.clone());
-        }
-        let Some(client_id) = non_empty(config.client_id) else {
-            return Err(AuthError::configuration(
-                "no client id for the device flow: configure one (clientId in config.yaml) or use \
-                 an endpoint whose discovery names a public client",
-            ));
+        let config = resolved.config;
+        let device_authorization_endpoint = match &self.device_authorization_endpoint {
+            // Checked by the builder.
+            Some(url) => Some(url.clone()),
+            None => {
+                let discovered = config.device_authorization_endpoint.and_then(non_empty);
+                // A discovered one is checked before anything is sent to it.
+                if let Some(url) = &discovered {
+                    check_endpoint(
+                        "device authorization endpoint",
+                        url,
+                        self.config.allow_http(),
+                    )?;
+                }
+                discovered
+            }
         };
-        let Some(token_endpoint) = non_empty(config.token_endpoint) else {
-            return Err(AuthError::configuration(
-                "no token endpoint for the device flow: configure tokenUrl or use discovery",
-            ));
-        };
-        let device_authorization_endpoint =
-            config.device_authorization_endpoint.and_then(non_empty);
-        // Static endpoints were checked by the builder already; discovered ones are checked
-        // here, before anything is sent to them.
-        check_endpoint("token endpoint", &token_endpoint, self.allow_http)?;
-        if let Some(url) = &device_authorization_endpoint {
-            check_endpoint("device authorization endpoint", url, self.allow_http)?;
-        }
-        let mut client = OAuth2Client::new(self.http.clone(), client_id);
-        if let Some((secret, method)) = &self.client_secret {
-            client = client.with_client_secret(Some(secret.clone()), *method);
-        }
         Ok(Resolved {
-            client,
-            token_endpoint,
+            client: resolved.client,
+            token_endpoint: config.token_endpoint,
             device_authorization_endpoint,
             scopes: config.scopes,
             audience: config.audience.and_then(non_empty),
@@ -209,7 +159,7 @@ impl DeviceSource {
 
     async fn poll(
         &self,
-        config: &Resolved,
+        config: &Resolved<'_>,
         authorization: DeviceAuthorization,
         extra: &[(&str, &str)],
     ) -> Result<Credentials, AuthError> {
@@ -303,7 +253,7 @@ impl DeviceSource {
     }
 }
 
-fn device_endpoint(config: &Resolved) -> Result<&str, AuthError> {
+fn device_endpoint<'a>(config: &'a Resolved<'_>) -> Result<&'a str, AuthError> {
     config
         .device_authorization_endpoint
         .as_deref()
@@ -380,7 +330,7 @@ impl TokenSource for DeviceSource {
     }
 
     fn header_key(&self) -> Option<String> {
-        self.header_key.lock().ok().and_then(|k| k.clone())
+        self.config.header_key()
     }
 
     async fn prepare(&self) -> Result<(), AuthError> {

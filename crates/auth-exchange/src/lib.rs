@@ -13,7 +13,7 @@ use auth_core::{
 /// A setting that [`TokenExchangeBuilder::build`] refused (the one `BuildError` of the HTTP
 /// flows).
 pub use auth_oauth2::BuildError;
-use auth_oauth2::{ClientSettings, FlowRules, OAuth2Client, TOKEN_EXCHANGE_GRANT, TokenEndpoint};
+use auth_oauth2::{ClientSettings, ConfigResolver, FlowRules, OAuth2Client, TOKEN_EXCHANGE_GRANT};
 use zeroize::Zeroizing;
 
 /// Token type URIs of RFC 8693 §3.
@@ -159,11 +159,10 @@ impl TokenExchangeBuilder {
             .to_owned()
         });
         let source = ExchangeSource {
-            client: built.client,
             subject,
             subject_token_type,
             requested_token_type: self.requested_token_type,
-            endpoint: built.endpoint,
+            config: built.resolver,
         };
         Ok(TokenExchangeAuthenticator {
             engine: TokenEngine::new(Arc::new(source), built.engine_options),
@@ -173,20 +172,18 @@ impl TokenExchangeBuilder {
 
 /// The acquisition: read the subject token, exchange it.
 struct ExchangeSource {
-    client: OAuth2Client,
     subject: Subject,
     subject_token_type: String,
     requested_token_type: Option<String>,
-    endpoint: TokenEndpoint,
+    config: ConfigResolver,
 }
 
 impl fmt::Debug for ExchangeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExchangeSource")
-            .field("client", &self.client)
             .field("subject", &self.subject)
             .field("subject_token_type", &self.subject_token_type)
-            .field("endpoint", &self.endpoint)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +191,7 @@ impl fmt::Debug for ExchangeSource {
 impl ExchangeSource {
     async fn exchange(
         &self,
+        client: &OAuth2Client,
         endpoint: &str,
         scopes: &[String],
         audience: Option<&str>,
@@ -210,7 +208,7 @@ impl ExchangeSource {
             params.push(("requested_token_type", t.as_str()));
         }
         // The subject token may be exchanged again, so a transient failure may be retried.
-        self.client
+        client
             .extension_grant(endpoint, TOKEN_EXCHANGE_GRANT, scopes, &params, true)
             .await
     }
@@ -219,14 +217,18 @@ impl ExchangeSource {
 #[async_trait]
 impl TokenSource for ExchangeSource {
     async fn fetch(&self, _context: &FetchContext<'_>) -> Result<Credentials, AuthError> {
-        let resolved = self.endpoint.resolve(&self.client).await?;
-        let (endpoint, scopes, audience) =
-            (resolved.token_endpoint, resolved.scopes, resolved.audience);
+        let resolved = self.config.resolve().await?;
+        let client = resolved.client;
+        let (endpoint, scopes, audience) = (
+            resolved.config.token_endpoint,
+            resolved.config.scopes,
+            resolved.config.audience,
+        );
         match &self.subject {
             Subject::File(path) => {
                 let subject = read_subject_file(path).await?;
                 tracing::debug!(token_endpoint = %endpoint, subject_file = %path.display(), "exchanging a subject token");
-                self.exchange(&endpoint, &scopes, audience.as_deref(), &subject)
+                self.exchange(client, &endpoint, &scopes, audience.as_deref(), &subject)
                     .await
             }
             Subject::Authenticator(inner) => {
@@ -237,6 +239,7 @@ impl TokenSource for ExchangeSource {
                 tracing::debug!(token_endpoint = %endpoint, "exchanging another authenticator's token");
                 match self
                     .exchange(
+                        client,
                         &endpoint,
                         &scopes,
                         audience.as_deref(),
@@ -252,6 +255,7 @@ impl TokenSource for ExchangeSource {
                             e.context("renewing the subject token for the token exchange")
                         })?;
                         self.exchange(
+                            client,
                             &endpoint,
                             &scopes,
                             audience.as_deref(),
@@ -266,11 +270,11 @@ impl TokenSource for ExchangeSource {
     }
 
     fn header_key(&self) -> Option<String> {
-        self.endpoint.header_key()
+        self.config.header_key()
     }
 
     async fn prepare(&self) -> Result<(), AuthError> {
-        self.endpoint.resolve(&self.client).await.map(|_| ())
+        self.config.resolve().await.map(|_| ())
     }
 }
 

@@ -5,8 +5,8 @@
 //!
 //! A flow crate keeps a [`ClientSettings`] in its builder, generates the shared setters with
 //! [`client_settings_setters!`](crate::client_settings_setters), adds its own, and in `build`
-//! calls [`ClientSettings::build`] for the [`OAuth2Client`], the [`TokenEndpoint`] resolver
-//! and the [`EngineOptions`].
+//! calls [`ClientSettings::build`] for the [`ConfigResolver`] (the configuration by one
+//! precedence rule, and the flow's one [`OAuth2Client`]) and the [`EngineOptions`].
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -155,7 +155,8 @@ impl fmt::Debug for ClientSettings {
 /// What a flow requires of [`ClientSettings`] when it builds.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowRules {
-    /// How to set the client id, for the error when it is missing.
+    /// How to set the client id, for the error when it is missing (and no config source
+    /// could discover it).
     pub client_id_hint: &'static str,
     /// Whether the client must authenticate (a secret or an assertion), and how to give one.
     pub client_auth_required: Option<&'static str>,
@@ -163,35 +164,34 @@ pub struct FlowRules {
     /// set.
     pub endpoint_hint: &'static str,
     /// The store key prefix when the endpoint comes from a config source
-    /// (`<prefix>:<client id>`); with a static endpoint the key is the endpoint.
+    /// (`<prefix>:<client id>`, or `<prefix>` alone when the client id is discovered too);
+    /// with a static endpoint the key is the endpoint.
     pub store_key_prefix: &'static str,
 }
 
 /// What [`ClientSettings::build`] makes.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct BuiltClient {
-    /// The client id.
-    pub client_id: String,
-    /// The OAuth client, authenticating as configured.
-    pub client: OAuth2Client,
-    /// Where the token endpoint, scopes and audience come from.
-    pub endpoint: TokenEndpoint,
+    /// Resolves the configuration (explicit settings, else the config source's) and holds
+    /// the one OAuth client of the flow.
+    pub resolver: ConfigResolver,
     /// The engine settings, with the store and header key set here.
     pub engine_options: EngineOptions,
 }
 
 impl ClientSettings {
-    /// Checks the settings against `rules` and builds the client, the endpoint resolver and
-    /// the engine options.
+    /// Checks the settings against `rules` and builds the resolver and the engine options.
+    /// Static endpoints are checked here; discovered ones when they are resolved.
     ///
     /// # Errors
     ///
     /// [`BuildError`] naming a missing value and how to set it, or a malformed one.
     pub fn build(self, rules: FlowRules) -> Result<BuiltClient, BuildError> {
-        let client_id = self
-            .client_id
-            .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| BuildError::missing("client id", rules.client_id_hint))?;
+        let client_id = self.client_id.filter(|c| !c.trim().is_empty());
+        if client_id.is_none() && self.config_store.is_none() {
+            return Err(BuildError::missing("client id", rules.client_id_hint));
+        }
         let secret = self.client_secret.filter(|s| !s.secret().is_empty());
         if let Some(hint) = rules.client_auth_required
             && secret.is_none()
@@ -199,45 +199,35 @@ impl ClientSettings {
         {
             return Err(BuildError::missing("client secret", hint));
         }
-        let endpoint = match (
-            self.token_endpoint.filter(|t| !t.trim().is_empty()),
-            self.config_store,
-        ) {
+        let token_endpoint = self
+            .token_endpoint
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().to_string());
+        match (&token_endpoint, &self.config_store) {
             (Some(url), _) => {
-                check_endpoint("token endpoint", &url, self.allow_http)
+                check_endpoint("token endpoint", url, self.allow_http)
                     .map_err(BuildError::invalid)?;
-                Source::Static(url.trim().to_string())
             }
-            (None, Some(store)) => Source::Config(store),
+            (None, Some(_)) => {}
             (None, None) => {
                 return Err(BuildError::missing(
                     "token endpoint or client config store",
                     rules.endpoint_hint,
                 ));
             }
-        };
+        }
         let http = match self.http {
             Some(http) => http,
             None => {
                 HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::invalid)?
             }
         };
-        let client = OAuth2Client::new(http, client_id.clone());
-        // An assertion replaces the secret.
-        let client = match (secret, self.assertion) {
-            (_, Some(assertion)) => client.with_client_assertion(assertion),
-            (Some(secret), None) => match self.auth_method {
-                None => client.with_negotiated_client_secret(secret),
-                Some(ClientAuthMethod::None) => {
-                    client.with_client_secret(Some(secret), ClientAuthMethod::Basic)
-                }
-                Some(method) => client.with_client_secret(Some(secret), method),
-            },
-            (None, None) => client,
-        };
-        let store_key = self.store_key.unwrap_or_else(|| match &endpoint {
-            Source::Static(url) => url.clone(),
-            Source::Config(_) => format!("{}:{client_id}", rules.store_key_prefix),
+        let store_key = self.store_key.unwrap_or_else(|| {
+            match (&token_endpoint, &self.config_store, &client_id) {
+                (Some(url), None, _) => url.clone(),
+                (_, _, Some(id)) => format!("{}:{id}", rules.store_key_prefix),
+                _ => rules.store_key_prefix.to_string(),
+            }
         });
         let mut options = self.engine.unwrap_or_default();
         if self.store.is_some() || options.store.is_none() {
@@ -247,91 +237,162 @@ impl ClientSettings {
             options = options.with_header_key(self.header_key.clone());
         }
         Ok(BuiltClient {
-            client_id,
-            client,
-            endpoint: TokenEndpoint {
-                source: endpoint,
+            resolver: ConfigResolver {
+                source: self.config_store,
+                client_id,
+                token_endpoint,
                 scopes: self.scopes,
                 audience: self.audience,
                 header_key: self.header_key,
-                discovered_header_key: OnceLock::new(),
+                secret,
+                auth_method: self.auth_method,
+                assertion: self.assertion,
+                http,
                 allow_http: self.allow_http,
+                client: OnceLock::new(),
+                discovered_header_key: OnceLock::new(),
             },
             engine_options: options,
         })
     }
 }
 
-#[derive(Debug, Clone)]
-enum Source {
-    Static(String),
-    Config(Arc<dyn ClientConfigStore>),
-}
-
-/// The token endpoint, scopes and audience of a flow, resolved by one rule: each explicit
-/// setting, else the config source's value (discovery runs on the first resolve, and the
-/// source caches it).
-#[derive(Debug)]
-pub struct TokenEndpoint {
-    source: Source,
+/// The configuration of a flow, resolved by one rule, field by field: each value set on the
+/// builder, else the config source's (discovery runs on the first resolve and the source
+/// caches it); without a source, the builder's values alone. It also holds the flow's one
+/// [`OAuth2Client`], made on the first resolve, so that what the client learns (the client
+/// authentication method that worked) lasts for the life of the authenticator.
+pub struct ConfigResolver {
+    source: Option<Arc<dyn ClientConfigStore>>,
+    client_id: Option<String>,
+    token_endpoint: Option<String>,
     scopes: Option<Vec<String>>,
     audience: Option<String>,
     header_key: Option<String>,
-    discovered_header_key: OnceLock<String>,
+    secret: Option<ClientSecret>,
+    auth_method: Option<ClientAuthMethod>,
+    assertion: Option<ClientAssertion>,
+    http: HttpClient,
     allow_http: bool,
+    client: OnceLock<OAuth2Client>,
+    discovered_header_key: OnceLock<String>,
 }
 
-/// What [`TokenEndpoint::resolve`] gives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl fmt::Debug for ConfigResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigResolver")
+            .field("source", &self.source)
+            .field("client_id", &self.client_id)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("header_key", &self.header_key)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("auth_method", &self.auth_method)
+            .field("assertion", &self.assertion)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`ConfigResolver::resolve`] gives: the configuration with every explicit setting
+/// applied, and the flow's client.
+#[derive(Debug)]
 #[non_exhaustive]
-pub struct ResolvedEndpoint {
-    /// The token endpoint URL.
-    pub token_endpoint: String,
-    /// The scopes to request.
-    pub scopes: Vec<String>,
-    /// The audience to send, if any.
-    pub audience: Option<String>,
+pub struct Resolved<'a> {
+    /// The client configuration to use now (the token endpoint checked).
+    pub config: ClientConfig,
+    /// The flow's OAuth client.
+    pub client: &'a OAuth2Client,
 }
 
-impl TokenEndpoint {
-    /// The token endpoint, scopes and audience to use now. A discovered endpoint is checked
-    /// (https unless loopback or allowed) before any secret is sent to it, and the client
-    /// learns the authentication methods the provider advertises.
+impl ConfigResolver {
+    /// The configuration to use now and the flow's client. A discovered token endpoint is
+    /// checked (https unless loopback or allowed) before any secret is sent to it, and the
+    /// client learns the authentication methods the provider advertises.
     ///
     /// # Errors
     ///
-    /// The config source's error, or a configuration error for a discovered endpoint that
-    /// is not allowed.
-    pub async fn resolve(&self, client: &OAuth2Client) -> Result<ResolvedEndpoint, AuthError> {
-        match &self.source {
-            Source::Static(url) => Ok(ResolvedEndpoint {
-                token_endpoint: url.clone(),
-                scopes: self.scopes.clone().unwrap_or_default(),
-                audience: self.audience.clone(),
-            }),
-            Source::Config(store) => {
-                let ClientConfig {
-                    token_endpoint,
-                    scopes,
-                    audience,
-                    header_key,
-                    token_endpoint_auth_methods_supported,
-                    ..
-                } = store.client_config().await?;
-                let _ = self.discovered_header_key.set(header_key);
-                client.use_advertised_methods(&token_endpoint_auth_methods_supported);
-                check_endpoint(
-                    "discovered token endpoint",
-                    &token_endpoint,
-                    self.allow_http,
-                )?;
-                Ok(ResolvedEndpoint {
-                    token_endpoint,
-                    scopes: self.scopes.clone().unwrap_or(scopes),
-                    audience: self.audience.clone().or(audience),
-                })
-            }
+    /// The config source's error, or a configuration error for a missing client id or an
+    /// endpoint that is not allowed.
+    pub async fn resolve(&self) -> Result<Resolved<'_>, AuthError> {
+        let mut config = match &self.source {
+            Some(source) => source.client_config().await?,
+            None => ClientConfig::new(
+                self.token_endpoint.clone().unwrap_or_default(),
+                self.client_id.clone().unwrap_or_default(),
+            ),
+        };
+        if self.source.is_some() {
+            let _ = self.discovered_header_key.set(config.header_key.clone());
         }
+        if let Some(id) = &self.client_id {
+            config.client_id = id.clone();
+        }
+        if let Some(url) = &self.token_endpoint {
+            config.token_endpoint = url.clone();
+        }
+        if let Some(scopes) = &self.scopes {
+            config.scopes = scopes.clone();
+        }
+        if let Some(audience) = &self.audience {
+            config.audience = Some(audience.clone());
+        }
+        if let Some(key) = &self.header_key {
+            config.header_key = key.clone();
+        }
+        config.audience = config.audience.filter(|a| !a.trim().is_empty());
+        if config.client_id.trim().is_empty() {
+            return Err(AuthError::configuration(
+                "no client id: configure one (clientId in config.yaml) or use an endpoint whose \
+                 discovery names a public client",
+            ));
+        }
+        if config.token_endpoint.trim().is_empty() {
+            return Err(AuthError::configuration(
+                "no token endpoint: configure tokenUrl, or use discovery",
+            ));
+        }
+        if self.token_endpoint.is_none() {
+            check_endpoint(
+                "discovered token endpoint",
+                &config.token_endpoint,
+                self.allow_http,
+            )?;
+        }
+        let client = self
+            .client
+            .get_or_init(|| self.make_client(&config.client_id));
+        if self.source.is_some() {
+            client.use_advertised_methods(&config.token_endpoint_auth_methods_supported);
+        }
+        Ok(Resolved { config, client })
+    }
+
+    fn make_client(&self, client_id: &str) -> OAuth2Client {
+        let client = OAuth2Client::new(self.http.clone(), client_id);
+        // An assertion replaces the secret.
+        match (&self.secret, &self.assertion) {
+            (_, Some(assertion)) => client.with_client_assertion(assertion.clone()),
+            (Some(secret), None) => match self.auth_method {
+                None => client.with_negotiated_client_secret(secret.clone()),
+                Some(ClientAuthMethod::None) => {
+                    client.with_client_secret(Some(secret.clone()), ClientAuthMethod::Basic)
+                }
+                Some(method) => client.with_client_secret(Some(secret.clone()), method),
+            },
+            (None, None) => client,
+        }
+    }
+
+    /// Whether endpoints may use plain http on a host that is not loopback.
+    pub fn allow_http(&self) -> bool {
+        self.allow_http
+    }
+
+    /// The HTTP client the flow's requests go through.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
     }
 
     /// The header key: the one set on the builder, else the discovered one once a resolve

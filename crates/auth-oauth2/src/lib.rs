@@ -29,8 +29,7 @@ pub use client::{
 pub use discovery::{FlyteDiscovery, FlyteOverrides, IssuerDiscovery};
 pub use endpoint::check_endpoint;
 pub use flow::{
-    BuildError, BuildErrorKind, BuiltClient, ClientSettings, FlowRules, ResolvedEndpoint,
-    TokenEndpoint,
+    BuildError, BuildErrorKind, BuiltClient, ClientSettings, ConfigResolver, FlowRules, Resolved,
 };
 
 /// What [`client_settings_setters!`] names from other crates (not a public API).

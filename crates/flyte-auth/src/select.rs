@@ -646,7 +646,8 @@ fn device_flow(
         .http_client(client.clone())
         .allow_http(settings.insecure)
         .engine_options(engine_options(settings))
-        .credential_store(interactive_store(settings, options), store_key.clone())
+        .credential_store(interactive_store(settings, options))
+        .store_key(store_key.clone())
         .interactive(options.interactive);
     if let Some(p) = &options.device_presenter {
         b = b.presenter(p.clone());

@@ -37,7 +37,8 @@ async fn a_stored_refresh_token_is_tried_first() {
         .unwrap();
     let (presenter, _rx) = Recorder::new();
     let auth = builder(&server, presenter.clone())
-        .credential_store(store.clone(), KEY)
+        .credential_store(store.clone())
+        .store_key(KEY)
         .build()
         .unwrap();
 
@@ -84,7 +85,8 @@ async fn a_rejected_refresh_token_starts_the_device_flow_and_stores_the_result()
         .unwrap();
     let (presenter, _rx) = Recorder::new();
     let auth = builder(&server, presenter.clone())
-        .credential_store(store.clone(), KEY)
+        .credential_store(store.clone())
+        .store_key(KEY)
         .build()
         .unwrap();
 
@@ -117,7 +119,8 @@ async fn a_network_error_on_refresh_never_starts_a_login() {
         .unwrap();
     let (presenter, _rx) = Recorder::new();
     let auth = builder(&server, presenter.clone())
-        .credential_store(store, KEY)
+        .credential_store(store)
+        .store_key(KEY)
         .build()
         .unwrap();
 
@@ -346,7 +349,7 @@ fn build_fails_clearly_without_a_device_endpoint() {
     ] {
         let error = builder.build().unwrap_err();
         assert!(
-            error.message().contains("no device authorization endpoint"),
+            error.message().contains("device authorization endpoint is missing"),
             "{error}"
         );
         assert!(
@@ -372,13 +375,13 @@ fn build_checks_the_other_settings() {
             DeviceCodeAuthenticator::builder()
                 .device_authorization_endpoint("https://idp/d")
                 .client_id("c"),
-            "no token endpoint",
+            "token endpoint or client config store is missing",
         ),
         (
             DeviceCodeAuthenticator::builder()
                 .device_authorization_endpoint("https://idp/d")
                 .token_endpoint("https://idp/t"),
-            "no client id",
+            "client id is missing",
         ),
         (
             ok().device_authorization_endpoint("idp/device"),
@@ -510,7 +513,8 @@ async fn a_stored_token_gets_the_discovered_header_key_without_a_token_request()
             true,
         )))
         .http_client(http)
-        .credential_store(store, KEY)
+        .credential_store(store)
+        .store_key(KEY)
         .presenter(presenter.clone())
         .build()
         .unwrap();

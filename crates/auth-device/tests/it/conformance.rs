@@ -44,7 +44,8 @@ async fn device_fixture() -> Option<Fixture<DeviceCodeAuthenticator>> {
         .mount(&server)
         .await;
     let authenticator = builder(&server, Recorder::new().0)
-        .client_secret(ClientSecret::new(PLANTED_SECRET), ClientAuthMethod::Post)
+        .client_secret(ClientSecret::new(PLANTED_SECRET))
+        .auth_method(ClientAuthMethod::Post)
         .build()
         .expect("build");
     let server = Arc::new(server);

@@ -30,7 +30,8 @@ async fn trace_logs_hold_no_secret() {
     .await;
     let (presenter, _rx) = Recorder::new();
     let auth = builder(&server, presenter)
-        .client_secret(ClientSecret::new(CLIENT_SECRET), ClientAuthMethod::Post)
+        .client_secret(ClientSecret::new(CLIENT_SECRET))
+        .auth_method(ClientAuthMethod::Post)
         .pkce(true)
         .engine_options(EngineOptions::default().with_clock(Arc::new(TokioClock::new())))
         .build()

@@ -130,7 +130,8 @@ async fn real_approve_through_flyte_discovery() {
         .config_store(Arc::new(discovery))
         .http_client(http())
         .presenter(user.clone())
-        .credential_store(store.clone(), endpoint.clone())
+        .credential_store(store.clone())
+        .store_key(endpoint.clone())
         .build()
         .unwrap();
 
