@@ -2,15 +2,17 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthError, ClientConfig, ClientConfigStore, ClientSecret, CredentialStore, Credentials,
-    EngineOptions, FetchContext, RefreshToken, TokenEngine, TokenSource, async_trait,
+    AuthError, Credentials, FetchContext, RefreshToken, TokenEngine, TokenSource, async_trait,
 };
+/// A setting that [`PkceAuthenticatorBuilder::build`] refused (the one `BuildError` of the
+/// HTTP flows).
+pub use auth_oauth2::BuildError;
 use auth_oauth2::{
-    ClientAuthMethod, HttpClient, OAuth2Client, TransportOptions, check_endpoint, scope_param,
+    ClientSettings, ConfigResolver, FlowRules, OAuth2Client, check_endpoint, scope_param,
 };
 use tokio::task::JoinHandle;
 
@@ -36,39 +38,13 @@ const LAUNCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Shows the authorization URL to the person logging in.
 pub(crate) type UrlPrompt = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// A setting that [`PkceAuthenticatorBuilder::build`] refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// A required value was not given.
-    #[error("{name} is missing: {hint}")]
-    Missing {
-        /// Which value.
-        name: &'static str,
-        /// How to give it.
-        hint: &'static str,
-    },
-    /// A value is malformed, or the HTTP client could not be set up.
-    #[error("{0}")]
-    Invalid(#[source] AuthError),
-}
-
-impl From<BuildError> for AuthError {
-    fn from(e: BuildError) -> Self {
-        match e {
-            BuildError::Invalid(inner) => inner,
-            missing => AuthError::configuration(missing.to_string()),
-        }
-    }
-}
-
 /// Log in through the browser: the OAuth 2.0 authorization code flow with PKCE (RFC 7636)
 /// and a loopback redirect (RFC 8252).
 ///
 /// Implements [`Authenticator`](auth_core::Authenticator) on the shared `auth_core` token engine, which keeps the
 /// credentials, refreshes them with the refresh token before any browser opens, never opens a
 /// browser because of a network error, runs one login at a time however many callers ask, and
-/// persists the credentials in the configured [`CredentialStore`].
+/// persists the credentials in the configured [`CredentialStore`](auth_core::CredentialStore).
 ///
 /// Each login attempt uses a fresh verifier and `state`, listens on the redirect URI's
 /// loopback address, prints the authorization URL on stderr and opens it in the browser, and
@@ -114,104 +90,56 @@ auth_core::forward_authenticator!(PkceAuthenticator => engine);
 /// `authorization`).
 #[derive(Default)]
 pub struct PkceAuthenticatorBuilder {
-    client_id: Option<String>,
-    client_secret: Option<ClientSecret>,
-    auth_method: ClientAuthMethod,
+    settings: ClientSettings,
     authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    config_store: Option<Arc<dyn ClientConfigStore>>,
     issuer: Option<String>,
     require_iss: Option<bool>,
     redirect_uri: Option<String>,
-    scopes: Option<Vec<String>>,
-    audience: Option<String>,
     extra_params: Vec<(String, String)>,
-    header_key: Option<String>,
-    transport: Option<TransportOptions>,
-    http: Option<HttpClient>,
-    store: Option<Arc<dyn CredentialStore>>,
-    store_key: Option<String>,
-    engine: Option<EngineOptions>,
     interactive: Option<bool>,
     launcher: Option<Arc<dyn BrowserLauncher>>,
     no_browser: bool,
     prompt: Option<UrlPrompt>,
     timeout: Option<Duration>,
     pages: Option<Pages>,
-    allow_http: bool,
     progress: Option<Arc<dyn LoginProgress>>,
     paste: Option<Arc<dyn PasteInput>>,
 }
 
 impl fmt::Debug for PkceAuthenticatorBuilder {
-    // Hand-written: the client secret is shown only as present or not.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PkceAuthenticatorBuilder")
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("auth_method", &self.auth_method)
+            .field("settings", &self.settings)
             .field("authorization_endpoint", &self.authorization_endpoint)
-            .field("token_endpoint", &self.token_endpoint)
-            .field("config_store", &self.config_store)
             .field("issuer", &self.issuer)
             .field("require_iss", &self.require_iss)
             .field("redirect_uri", &self.redirect_uri)
-            .field("scopes", &self.scopes)
-            .field("audience", &self.audience)
             .field("extra_params", &self.extra_params)
-            .field("header_key", &self.header_key)
-            .field("transport", &self.transport)
-            .field("store", &self.store.as_ref().map(|_| "[store]"))
-            .field("store_key", &self.store_key)
             .field("interactive", &self.interactive)
             .field("launcher", &self.launcher)
             .field("no_browser", &self.no_browser)
             .field("timeout", &self.timeout)
-            .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
     }
 }
 
+/// What the browser login requires of the shared settings: a public client needs no secret.
+const RULES: FlowRules = FlowRules {
+    client_id_hint: "set it with .client_id(..) (Flyte config: clientId) or use a config store \
+                     that discovers it",
+    client_auth_required: None,
+    endpoint_hint: "set .authorization_endpoint(..) and .token_endpoint(..) (Flyte config: \
+                    authorizationEndpoint, tokenUrl) or .config_store(..) (for example \
+                    auth_oauth2::FlyteDiscovery)",
+    store_key_prefix: "authorization-code",
+};
+
 impl PkceAuthenticatorBuilder {
-    /// The client id. Beats the config store's (a Flyte server's public client).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into()).filter(|c| !c.trim().is_empty());
-        self
-    }
-
-    /// A client secret, for a confidential client (sent with the code exchange and the
-    /// refresh grant). None by default: a command-line client is public.
-    pub fn client_secret(mut self, secret: Option<ClientSecret>) -> Self {
-        self.client_secret = secret.filter(|s| !s.secret().is_empty());
-        self
-    }
-
-    /// How the client secret is sent: [`ClientAuthMethod::Basic`] (the default) or
-    /// [`ClientAuthMethod::Post`]. Ignored without a secret.
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
-        self
-    }
+    auth_oauth2::client_settings_setters!(settings);
 
     /// A static authorization endpoint. Beats the config store's.
     pub fn authorization_endpoint(mut self, url: impl Into<String>) -> Self {
         self.authorization_endpoint = Some(url.into()).filter(|u| !u.trim().is_empty());
-        self
-    }
-
-    /// A static token endpoint. Beats the config store's.
-    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.token_endpoint = Some(url.into()).filter(|u| !u.trim().is_empty());
-        self
-    }
-
-    /// Where the endpoints and the client's settings come from: `auth_oauth2::FlyteDiscovery`,
-    /// `auth_oauth2::IssuerDiscovery` or `auth_core::StaticClientConfigStore`.
-    pub fn config_store(mut self, store: Arc<dyn ClientConfigStore>) -> Self {
-        self.config_store = Some(store);
         self
     }
 
@@ -224,7 +152,7 @@ impl PkceAuthenticatorBuilder {
 
     /// Whether login responses must carry the `iss` parameter (RFC 9207), overriding the
     /// config store's
-    /// [`authorization_response_iss_parameter_supported`](ClientConfig::authorization_response_iss_parameter_supported).
+    /// [`authorization_response_iss_parameter_supported`](auth_core::ClientConfig::authorization_response_iss_parameter_supported).
     ///
     /// Without this call, `iss` is required exactly when the configuration says the provider
     /// advertises it (`auth_oauth2::FlyteDiscovery` and `auth_oauth2::IssuerDiscovery` read it
@@ -244,68 +172,10 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
-    /// The scopes to request. Given, they are used as they are; not given, the config
-    /// store's are used.
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The `audience` parameter (Auth0 and others). Beats the config store's.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into()).filter(|a| !a.trim().is_empty());
-        self
-    }
-
     /// An extra parameter of the authorization request (for example `prompt=login` or
     /// `login_hint=...`). The parameters this flow sets itself cannot be overridden.
     pub fn extra_param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_params.push((key.into(), value.into()));
-        self
-    }
-
-    /// The header key that carries the token. Beats the discovered one.
-    pub fn header_key(mut self, key: impl Into<String>) -> Self {
-        self.header_key = Some(key.into()).filter(|k| !k.trim().is_empty());
-        self
-    }
-
-    /// Transport settings (CA bundle, proxy, timeouts) for an HTTP client built here.
-    pub fn transport(mut self, options: TransportOptions) -> Self {
-        self.transport = Some(options);
-        self
-    }
-
-    /// An HTTP client to share (with the config store, for example). Beats
-    /// [`transport`](Self::transport).
-    pub fn http_client(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// Persists the credentials in `store` (the OS keyring, for example), so that the next
-    /// process starts logged in.
-    pub fn credential_store(mut self, store: Arc<dyn CredentialStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The key of the credentials in the store: the Flyte endpoint (without `dns:///`) for a
-    /// keyring layout shared with flytekit. Default: the token endpoint when static, else
-    /// `authorization-code:<client id>`.
-    pub fn store_key(mut self, key: impl Into<String>) -> Self {
-        self.store_key = Some(key.into()).filter(|k| !k.trim().is_empty());
-        self
-    }
-
-    /// Token engine settings (refresh window, skew, retries, interaction). The credential
-    /// store, header key and interaction set here take precedence.
-    pub fn engine_options(mut self, options: EngineOptions) -> Self {
-        self.engine = Some(options);
         self
     }
 
@@ -363,42 +233,29 @@ impl PkceAuthenticatorBuilder {
         self
     }
 
-    /// Allows endpoints over plain http on a host that is not loopback (Flyte's `insecure`
-    /// sandbox), static or discovered. Off by default: an http endpoint is refused unless its
-    /// host is loopback.
-    pub fn allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
-
     /// Checks the settings and builds the authenticator. Needs no runtime; a login runs on
     /// the tokio runtime of the caller of `credentials()`.
     pub fn build(self) -> Result<PkceAuthenticator, BuildError> {
-        let invalid = |m: String| BuildError::Invalid(AuthError::configuration(m));
-        if self.config_store.is_none() {
-            if self.client_id.is_none() {
-                return Err(BuildError::Missing {
-                    name: "client id",
-                    hint: "set it with .client_id(..) (Flyte config: clientId) or use a config \
-                           store that discovers it",
-                });
-            }
-            if self.authorization_endpoint.is_none() || self.token_endpoint.is_none() {
-                return Err(BuildError::Missing {
-                    name: "authorization and token endpoints or client config store",
-                    hint: "set .authorization_endpoint(..) and .token_endpoint(..) (Flyte config: \
-                           authorizationEndpoint, tokenUrl) or .config_store(..) (for example \
-                           auth_oauth2::FlyteDiscovery)",
-                });
-            }
+        let invalid = |m: String| BuildError::invalid(AuthError::configuration(m));
+        let discovered = self.settings.config_store.is_some();
+        if !discovered
+            && self
+                .settings
+                .client_id
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+        {
+            return Err(BuildError::missing("client id", RULES.client_id_hint));
         }
-        for (what, url) in [
-            ("authorization endpoint", &self.authorization_endpoint),
-            ("token endpoint", &self.token_endpoint),
-        ] {
-            if let Some(url) = url {
-                check_endpoint(what, url, self.allow_http).map_err(BuildError::Invalid)?;
-            }
+        if !discovered && self.authorization_endpoint.is_none() {
+            return Err(BuildError::missing(
+                "authorization and token endpoints or client config store",
+                RULES.endpoint_hint,
+            ));
+        }
+        if let Some(url) = &self.authorization_endpoint {
+            check_endpoint("authorization endpoint", url, self.settings.allow_http)
+                .map_err(BuildError::invalid)?;
         }
         if let Some(uri) = &self.redirect_uri {
             RedirectUri::parse(uri).map_err(invalid)?;
@@ -419,54 +276,23 @@ impl PkceAuthenticatorBuilder {
                 "the login time limit must be more than zero".to_string(),
             ));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                HttpClient::new(&self.transport.unwrap_or_default()).map_err(BuildError::Invalid)?
-            }
-        };
-        let store_key = self.store_key.clone().unwrap_or_else(|| {
-            match (&self.token_endpoint, &self.client_id) {
-                (Some(url), _) => url.trim().to_string(),
-                (None, Some(id)) => format!("authorization-code:{id}"),
-                (None, None) => "authorization-code".to_string(),
-            }
-        });
-        let mut options = self.engine.unwrap_or_default();
-        if self.store.is_some() || options.store.is_none() {
-            options = options.with_store(self.store, store_key);
-        }
-        if self.header_key.is_some() {
-            options = options.with_header_key(self.header_key.clone());
-        }
+        let built = self.settings.build(RULES)?;
+        let mut options = built.engine_options;
         if let Some(interactive) = self.interactive {
             options = options.with_interactive(interactive);
         }
         let source = Arc::new(PkceSource {
-            http,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            auth_method: match self.auth_method {
-                ClientAuthMethod::None => ClientAuthMethod::Basic,
-                m => m,
-            },
+            config: built.resolver,
             authorization_endpoint: self.authorization_endpoint.map(|u| u.trim().to_string()),
-            token_endpoint: self.token_endpoint.map(|u| u.trim().to_string()),
-            config_store: self.config_store,
             issuer: self.issuer,
             require_iss: self.require_iss,
             redirect_uri: self.redirect_uri,
-            scopes: self.scopes,
-            audience: self.audience,
             extra_params: self.extra_params,
-            header_key: self.header_key,
-            discovered_header_key: OnceLock::new(),
             launcher: self.launcher.unwrap_or_else(|| Arc::new(SystemBrowser)),
             no_browser: self.no_browser,
             prompt: self.prompt.unwrap_or_else(|| Arc::new(print_to_stderr)),
             timeout,
             pages: Arc::new(self.pages.unwrap_or_default()),
-            allow_http: self.allow_http,
             progress: self.progress,
             paste: self.paste,
         });
@@ -481,8 +307,8 @@ fn print_to_stderr(url: &str) {
 
 /// Everything one login or refresh needs, resolved from the builder and the config store.
 #[derive(Debug)]
-struct Resolved {
-    client: OAuth2Client,
+struct Resolved<'a> {
+    client: &'a OAuth2Client,
     token_endpoint: String,
     authorization_endpoint: Option<String>,
     redirect: RedirectUri,
@@ -495,27 +321,19 @@ struct Resolved {
 
 /// The acquisition: a browser login, or the refresh grant.
 struct PkceSource {
-    http: HttpClient,
-    client_id: Option<String>,
-    client_secret: Option<ClientSecret>,
-    auth_method: ClientAuthMethod,
+    /// Client id, token endpoint, scopes, audience, header key and client authentication, by
+    /// the HTTP flows' one precedence rule.
+    config: ConfigResolver,
     authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    config_store: Option<Arc<dyn ClientConfigStore>>,
     issuer: Option<String>,
     require_iss: Option<bool>,
     redirect_uri: Option<String>,
-    scopes: Option<Vec<String>>,
-    audience: Option<String>,
     extra_params: Vec<(String, String)>,
-    header_key: Option<String>,
-    discovered_header_key: OnceLock<String>,
     launcher: Arc<dyn BrowserLauncher>,
     no_browser: bool,
     prompt: UrlPrompt,
     timeout: Duration,
     pages: Arc<Pages>,
-    allow_http: bool,
     progress: Option<Arc<dyn LoginProgress>>,
     paste: Option<Arc<dyn PasteInput>>,
 }
@@ -523,14 +341,9 @@ struct PkceSource {
 impl fmt::Debug for PkceSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PkceSource")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
+            .field("config", &self.config)
             .field("authorization_endpoint", &self.authorization_endpoint)
-            .field("token_endpoint", &self.token_endpoint)
-            .field("config_store", &self.config_store)
             .field("redirect_uri", &self.redirect_uri)
-            .field("scopes", &self.scopes)
-            .field("audience", &self.audience)
             .field("launcher", &self.launcher)
             .field("no_browser", &self.no_browser)
             .field("timeout", &self.timeout)
@@ -539,73 +352,29 @@ impl fmt::Debug for PkceSource {
 }
 
 impl PkceSource {
-    async fn resolve(&self) -> Result<Resolved, AuthError> {
-        let config = match &self.config_store {
-            Some(store) => store.client_config().await?,
-            None => ClientConfig::default(),
-        };
-        let ClientConfig {
-            token_endpoint,
-            authorization_endpoint,
-            redirect_uri,
-            client_id,
-            scopes,
-            header_key,
-            audience,
-            issuer,
-            authorization_response_iss_parameter_supported,
-            ..
-        } = config;
-        if self.config_store.is_some() {
-            let _ = self.discovered_header_key.set(header_key);
-        }
-        let client_id = self
-            .client_id
-            .clone()
-            .or_else(|| Some(client_id).filter(|c| !c.trim().is_empty()))
-            .ok_or_else(|| {
-                AuthError::configuration(
-                    "no client id is configured or discovered: set clientId in the configuration",
-                )
-            })?;
-        let token_endpoint = self
-            .token_endpoint
-            .clone()
-            .or_else(|| Some(token_endpoint).filter(|t| !t.trim().is_empty()))
-            .ok_or_else(|| {
-                AuthError::configuration(
-                    "no token endpoint is configured or discovered: set tokenUrl in the configuration",
-                )
-            })?;
-        check_endpoint("token endpoint", &token_endpoint, self.allow_http)?;
-        let authorization_endpoint = self
-            .authorization_endpoint
-            .clone()
-            .or(authorization_endpoint);
+    async fn resolve(&self) -> Result<Resolved<'_>, AuthError> {
+        let resolved = self.config.resolve().await?;
+        let config = resolved.config;
         let redirect_text = self
             .redirect_uri
             .clone()
-            .or(redirect_uri)
+            .or(config.redirect_uri)
             .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string());
         let redirect = RedirectUri::parse(&redirect_text).map_err(AuthError::configuration)?;
-        let secret = self.client_secret.clone();
-        let method = if secret.is_some() {
-            self.auth_method
-        } else {
-            ClientAuthMethod::None
-        };
         Ok(Resolved {
-            client: OAuth2Client::new(self.http.clone(), client_id)
-                .with_client_secret(secret, method),
-            token_endpoint,
-            authorization_endpoint,
+            client: resolved.client,
+            token_endpoint: config.token_endpoint,
+            authorization_endpoint: self
+                .authorization_endpoint
+                .clone()
+                .or(config.authorization_endpoint),
             redirect,
-            scopes: self.scopes.clone().unwrap_or(scopes),
-            audience: self.audience.clone().or(audience),
-            issuer: self.issuer.clone().or(issuer),
+            scopes: config.scopes,
+            audience: config.audience,
+            issuer: self.issuer.clone().or(config.issuer),
             require_iss: self
                 .require_iss
-                .unwrap_or(authorization_response_iss_parameter_supported),
+                .unwrap_or(config.authorization_response_iss_parameter_supported),
         })
     }
 
@@ -621,7 +390,7 @@ impl PkceSource {
         check_endpoint(
             "authorization endpoint",
             authorization_endpoint,
-            self.allow_http,
+            self.config.allow_http(),
         )?;
         let server = CallbackServer::bind(&r.redirect)
             .await?
@@ -804,9 +573,7 @@ impl TokenSource for PkceSource {
     }
 
     fn header_key(&self) -> Option<String> {
-        self.header_key
-            .clone()
-            .or_else(|| self.discovered_header_key.get().cloned())
+        self.config.header_key()
     }
 
     async fn prepare(&self) -> Result<(), AuthError> {
@@ -862,8 +629,10 @@ mod tests {
 
     #[test]
     fn config_store_alone_is_enough() {
-        let store =
-            auth_core::StaticClientConfigStore::new(ClientConfig::new("https://idp/token", "c"));
+        let store = auth_core::StaticClientConfigStore::new(auth_core::ClientConfig::new(
+            "https://idp/token",
+            "c",
+        ));
         PkceAuthenticator::builder()
             .config_store(Arc::new(store))
             .build()
@@ -882,7 +651,7 @@ mod tests {
             base().timeout(Duration::ZERO),
         ] {
             let e = b.build().unwrap_err();
-            assert!(matches!(e, BuildError::Invalid(_)), "{e}");
+            assert_eq!(e.kind(), auth_oauth2::BuildErrorKind::Invalid, "{e}");
         }
         base()
             .authorization_endpoint("http://idp.example/auth")
@@ -902,7 +671,7 @@ mod tests {
 
     #[test]
     fn builder_debug_hides_the_secret() {
-        let b = base().client_secret(Some(ClientSecret::new("hunter2-planted")));
+        let b = base().client_secret(auth_core::ClientSecret::new("hunter2-planted"));
         let d = format!("{b:?} {b:#?}");
         assert!(!d.contains("hunter2-planted"), "{d}");
         assert!(d.contains("[redacted]"), "{d}");

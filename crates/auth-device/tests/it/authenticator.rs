@@ -349,7 +349,9 @@ fn build_fails_clearly_without_a_device_endpoint() {
     ] {
         let error = builder.build().unwrap_err();
         assert!(
-            error.message().contains("device authorization endpoint is missing"),
+            error
+                .message()
+                .contains("device authorization endpoint is missing"),
             "{error}"
         );
         assert!(

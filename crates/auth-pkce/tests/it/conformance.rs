@@ -17,7 +17,7 @@ async fn fixture() -> Fixture<PkceAuthenticator> {
     let planted = "planted-client-secret-7e2d".to_string();
     let authenticator = idp
         .builder()
-        .client_secret(Some(ClientSecret::new(planted.clone())))
+        .client_secret(ClientSecret::new(planted.clone()))
         .auth_method(ClientAuthMethod::Post)
         .header_key("flyte-authorization")
         .launcher(launcher)

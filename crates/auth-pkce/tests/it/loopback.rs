@@ -622,7 +622,7 @@ async fn confidential_client_sends_its_secret_with_the_exchange() {
     let auth = Arc::new(
         idp.builder()
             .launcher(launcher)
-            .client_secret(Some(ClientSecret::new("conf-secret")))
+            .client_secret(ClientSecret::new("conf-secret"))
             .auth_method(ClientAuthMethod::Post)
             .build()
             .unwrap(),
