@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use auth_core::{
     AccessToken, AuthError, AuthorizationCode, ClientSecret, Credentials, DeviceCode, IdToken,
-    OAuthErrorResponse, PkceCodeVerifier, RefreshToken,
+    PkceCodeVerifier, RefreshToken,
 };
 use base64::Engine as _;
 use reqwest::Method;
@@ -18,8 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::assertion::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use crate::transport::{
-    HttpClient, Request, Resend, Response, error_code, location_host, oauth_error_from, parse_url,
-    sanitize,
+    HttpClient, Request, Resend, Response, location_host, oauth_error, oauth_error_from, parse_url,
 };
 
 /// The grant type of the device flow (RFC 8628 §3.4).
@@ -899,22 +898,17 @@ pub(crate) fn parse_token_response(
     requested_scopes: &[String],
     now: SystemTime,
 ) -> Result<Credentials, AuthError> {
-    if let Some(code) = body
-        .error
-        .and_then(Lenient::into_string)
-        .and_then(|c| error_code(&c))
-    {
-        tracing::debug!(status, error = %code, "a 2xx answer carries an OAuth error");
-        let mut oauth = OAuthErrorResponse::new(code);
-        if let Some(d) = body.error_description.and_then(Lenient::into_string) {
-            oauth = oauth.with_description(sanitize(&d, 500));
-        }
-        if let Some(u) = body.error_uri.and_then(Lenient::into_string) {
-            oauth = oauth.with_uri(sanitize(&u, 500));
-        }
-        if let Some(secs) = body.interval.as_ref().and_then(|v| seconds(v, "interval")) {
-            oauth = oauth.with_interval(capped(secs, MAX_POLL_INTERVAL, "interval"));
-        }
+    if let Some(oauth) = body.error.and_then(Lenient::into_string).and_then(|code| {
+        oauth_error(
+            &code,
+            body.error_description
+                .and_then(Lenient::into_string)
+                .as_deref(),
+            body.error_uri.and_then(Lenient::into_string).as_deref(),
+            body.interval.as_ref().and_then(|v| seconds(v, "interval")),
+        )
+    }) {
+        tracing::debug!(status, error = %oauth.error, "a 2xx answer carries an OAuth error");
         return Err(AuthError::oauth(oauth, Some(status)));
     }
     let access_token = match body.access_token {

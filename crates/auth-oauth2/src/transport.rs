@@ -697,26 +697,33 @@ pub(crate) fn parse_oauth_error(body: &[u8]) -> Option<OAuthErrorResponse> {
 pub(crate) fn oauth_error_from(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<OAuthErrorResponse> {
-    let code = error_code(map.get("error")?.as_str()?)?;
-    let mut response = OAuthErrorResponse::new(code);
-    if let Some(d) = map
-        .get("error_description")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-    {
+    let text = |key: &str| map.get(key).and_then(|v| v.as_str());
+    oauth_error(
+        map.get("error")?.as_str()?,
+        text("error_description"),
+        text("error_uri"),
+        map.get("interval")
+            .and_then(|v| crate::client::value_seconds(v, "interval")),
+    )
+}
+
+/// The one way an OAuth error is built from what an answer carried, whatever its shape (an
+/// error body, or a 2xx token response with an `error`): every text made safe to print and
+/// capped, the `slow_down` interval capped. `None` when the code is empty once cleaned.
+pub(crate) fn oauth_error(
+    code: &str,
+    description: Option<&str>,
+    uri: Option<&str>,
+    interval_secs: Option<u64>,
+) -> Option<OAuthErrorResponse> {
+    let mut response = OAuthErrorResponse::new(error_code(code)?);
+    if let Some(d) = description.filter(|s| !s.is_empty()) {
         response = response.with_description(sanitize(d, 500));
     }
-    if let Some(u) = map
-        .get("error_uri")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(u) = uri.filter(|s| !s.is_empty()) {
         response = response.with_uri(sanitize(u, 500));
     }
-    if let Some(secs) = map
-        .get("interval")
-        .and_then(|v| crate::client::value_seconds(v, "interval"))
-    {
+    if let Some(secs) = interval_secs {
         response = response.with_interval(crate::client::capped(
             secs,
             crate::client::MAX_POLL_INTERVAL,
