@@ -25,7 +25,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["auth-core", "auth-oauth2", "security-model"],
     ),
     ("auth-command", &["auth-core", "security-model"]),
-    ("auth-keyring", &["auth-core", "security-model"]),
+    (
+        "auth-keyring",
+        &["auth-core", "auth-store", "security-model"],
+    ),
+    ("auth-store", &["auth-core", "security-model"]),
     ("auth-config", &["auth-core", "security-model"]),
     ("auth-secrets", &["security-model"]),
     (
@@ -44,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth-exchange",
             "auth-command",
             "auth-keyring",
+            "auth-store",
             "auth-config",
             "auth-tower",
             "auth-secrets",
@@ -83,6 +88,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "auth-keyring performs no HTTP",
     ),
     (
+        "auth-store",
+        &["reqwest", "hyper", "keyring-core", "dbus"],
+        "auth-store compiles no HTTP stack and no keyring library",
+    ),
+    (
         "auth-secrets",
         &["tokio", "reqwest", "hyper"],
         "auth-secrets reads variables and files only",
@@ -91,6 +101,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
 
 /// Facade feature sets and what they must not compile.
 const FACADE: &[(&str, &[&str], &str)] = &[
+    (
+        "store",
+        &["reqwest", "hyper", "keyring-core", "dbus", "auth-keyring"],
+        "`store` (the file store) compiles no HTTP stack and no keyring or D-Bus library",
+    ),
     (
         "command",
         &["reqwest", "hyper", "webbrowser", "keyring-core"],

@@ -116,6 +116,7 @@ fn features() -> Result {
         "clientcreds,config",
         "command",
         "keyring",
+        "store",
         "config",
         "secrets",
         "exchange",

@@ -325,7 +325,7 @@ async fn run(cli: &Cli) -> Result<u8, Failure> {
         Store::Keyring => {}
         Store::File => {
             let file: std::sync::Arc<dyn flyte_auth::CredentialStore> =
-                std::sync::Arc::new(flyte_auth::keyring::FileStore::new()?);
+                std::sync::Arc::new(flyte_auth::store::FileStore::new()?);
             options = options.store(Some(file));
         }
         Store::Memory => options = options.use_keyring(false),

@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime};
 
 use auth_core::Credentials;
 
-use crate::file::{decode_credentials, encode_credentials};
 use crate::layout::fnv1a64;
+use auth_store::codec::{decode_credentials, encode_credentials};
 
 /// The default maximum life of a cache entry.
 pub const SESSION_CACHE_MAX_TTL: Duration = Duration::from_secs(600);

@@ -66,12 +66,12 @@ pub fn keyring_save(
 
 /// Decodes the file store's (and the session cache's) JSON.
 pub fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credentials, String> {
-    crate::file::decode_credentials(bytes, endpoint)
+    auth_store::codec::decode_credentials(bytes, endpoint)
 }
 
 /// Encodes credentials as the file store does.
 pub fn encode_credentials(credentials: &Credentials, endpoint: &str) -> Option<Vec<u8>> {
-    crate::file::encode_credentials(credentials, endpoint)
+    auth_store::codec::encode_credentials(credentials, endpoint)
         .ok()
         .map(|b| b.to_vec())
 }

@@ -10,9 +10,9 @@ use keyring_core::{Entry, Error as KeyringError};
 use zeroize::Zeroizing;
 
 use crate::cache::{Fill, SESSION_CACHE_MAX_TTL, SessionCache};
-use crate::deadline::{DEFAULT_TIMEOUT, Runner};
 use crate::layout::{self, Entries, EntryError, MIN_VALUE_LEN};
-use crate::lock::KeyLock;
+use auth_store::{DEFAULT_TIMEOUT, Runner};
+use auth_store::{KeyLock, service_for};
 
 /// The largest value, in UTF-8 bytes, that one Windows Credential Manager entry holds: its
 /// blob is at most 2560 bytes of UTF-16, so 1280 UTF-8 bytes always fit.
@@ -635,11 +635,6 @@ fn forget(opened: &Mutex<Option<Opened>>, store: &Opened) {
     if slot.as_ref().is_some_and(|s| s.same(store)) {
         *slot = None;
     }
-}
-
-/// The keyring service for a store key: the endpoint without `dns:///`, as flytekit names it.
-pub fn service_for(key: &str) -> &str {
-    key.strip_prefix("dns:///").unwrap_or(key)
 }
 
 #[async_trait]

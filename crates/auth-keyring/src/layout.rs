@@ -585,11 +585,7 @@ fn split(value: &str, max: usize) -> Vec<&str> {
 }
 
 /// FNV-1a, 64 bits: a checksum to detect mismatched pieces, not a security measure.
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
+pub(crate) use auth_store::fnv1a64;
 
 fn fnv1a64_hex(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a64(bytes))

@@ -6,25 +6,20 @@
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
 mod cache;
-mod deadline;
-mod file;
 mod keyring;
 mod layout;
-mod lock;
-mod none;
 #[cfg(all(
     unix,
     not(any(target_os = "macos", target_os = "ios", target_os = "android"))
 ))]
 mod secret_service;
 
+/// The stores without a keyring, re-exported from auth-store (which compiles no keyring
+/// library).
+pub use auth_store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_TIMEOUT, FileStore, NoStore, service_for};
 pub use cache::SESSION_CACHE_MAX_TTL;
-pub use deadline::DEFAULT_TIMEOUT;
-pub use file::FileStore;
-pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN, service_for};
+pub use keyring::{KEYUTILS_MAX_VALUE_LEN, KeyringStore, WINDOWS_MAX_VALUE_LEN};
 pub use layout::KeyringLayout;
-pub use lock::DEFAULT_LOCK_TIMEOUT;
-pub use none::NoStore;
 
 /// Names of the keyring entries, for tools that inspect or clean a keyring by hand.
 pub mod entries {

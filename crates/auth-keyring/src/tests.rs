@@ -773,7 +773,8 @@ fn a_file_expiry_past_what_system_time_holds_is_unknown() {
         r#"{{"version":1,"endpoint":"e","access_token":"a","expires_at":{}}}"#,
         u64::MAX
     );
-    let c = crate::file::decode_credentials(json.as_bytes(), "e").expect("usable credentials");
+    let c =
+        auth_store::codec::decode_credentials(json.as_bytes(), "e").expect("usable credentials");
     assert_eq!(c.access_token().secret(), "a");
     assert_eq!(c.expires_at(), None);
 }

@@ -34,7 +34,10 @@
 //!   service-account token, for one with the Flyte audience ([`exchange`]).
 //! - `command`: a token printed by an external command; proxy authorization ([`command`]).
 //!   Compiles no HTTP stack.
-//! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]).
+//! - `keyring`: credentials in the OS keyring, shared with flytekit ([`keyring`]); also
+//!   turns on `store`.
+//! - `store`: credentials in a file only the user can read, or nowhere ([`store`]); compiles
+//!   no keyring or D-Bus library.
 //! - `config`: Flyte `config.yaml` and `FLYTE_*` variables, and [`from_config`].
 //! - `tower`: authenticated gRPC and HTTP channels: a tower layer, a tonic interceptor,
 //!   discovery over gRPC and Connect, and [`tower::connect`] ([`tower`]).
@@ -108,6 +111,11 @@ pub use auth_command as command;
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 #[doc(inline)]
 pub use auth_keyring as keyring;
+
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+#[doc(inline)]
+pub use auth_store as store;
 
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]

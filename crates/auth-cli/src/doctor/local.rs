@@ -116,7 +116,7 @@ pub(super) async fn check_store(s: &Settings, store: Store) -> Check {
                 ),
             }
         }
-        Store::File => match flyte_auth::keyring::FileStore::new() {
+        Store::File => match flyte_auth::store::FileStore::new() {
             Err(e) => Check::fail(
                 NAME,
                 e.to_string(),

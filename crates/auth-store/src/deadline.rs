@@ -21,8 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs jobs of one store with a deadline and remembers abandoned ones.
 #[derive(Debug, Clone)]
-pub(crate) struct Runner {
-    pub(crate) timeout: Duration,
+pub struct Runner {
+    /// How long one job may take.
+    pub timeout: Duration,
     abandoned: Arc<AtomicUsize>,
 }
 
@@ -51,7 +52,8 @@ impl Drop for JobGuard {
 }
 
 impl Runner {
-    pub(crate) fn new(timeout: Duration) -> Self {
+    /// A runner whose jobs each get `timeout`.
+    pub fn new(timeout: Duration) -> Self {
         Self {
             timeout,
             abandoned: Arc::new(AtomicUsize::new(0)),
@@ -59,19 +61,14 @@ impl Runner {
     }
 
     /// Whether an abandoned operation of this store is still running.
-    pub(crate) fn is_stuck(&self) -> bool {
+    pub fn is_stuck(&self) -> bool {
         self.abandoned.load(Ordering::SeqCst) > 0
     }
 
     /// Runs `job` on its own thread and waits at most the timeout for it. `what` names the
     /// operation and store for messages ("reading credentials from the Secret Service").
     /// `on_timeout` says what to do about a store that does not answer.
-    pub(crate) async fn run<T, F>(
-        &self,
-        what: &str,
-        on_timeout: &str,
-        job: F,
-    ) -> Result<T, AuthError>
+    pub async fn run<T, F>(&self, what: &str, on_timeout: &str, job: F) -> Result<T, AuthError>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T, AuthError> + Send + 'static,

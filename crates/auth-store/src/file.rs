@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::deadline::{DEFAULT_TIMEOUT, Runner};
-use crate::keyring::service_for;
+use crate::service_for;
 
 const FILE_VERSION: u32 = 1;
 
@@ -27,7 +27,7 @@ const FILE_VERSION: u32 = 1;
 /// Windows), one per endpoint. Writes are atomic: a temporary file is written, flushed to disk
 /// and renamed over the old one, so a crash leaves either the old or the new credentials.
 /// Every operation runs off the async executor under a deadline (default 3 s), like
-/// [`KeyringStore`](crate::KeyringStore).
+/// `KeyringStore` (auth-keyring).
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
@@ -57,7 +57,7 @@ impl FileStore {
     }
 
     /// Sets the directory of the lock files that coordinate processes (see
-    /// [`KeyringStore::with_lock_dir`](crate::KeyringStore::with_lock_dir)); `None` takes no
+    /// `KeyringStore::with_lock_dir` (auth-keyring)); `None` takes no
     /// lock.
     pub fn with_lock_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.key_lock = self.key_lock.with_dir(dir);
@@ -188,16 +188,21 @@ impl FileData {
             refresh_token: credentials.refresh_token().map(|t| t.secret().to_string()),
             id_token: credentials.id_token().map(|t| t.secret().to_string()),
             token_type: Some(credentials.token_type().to_string()),
-            expires_at: crate::layout::unix_seconds(credentials.expires_at()),
-            issued_at: crate::layout::unix_seconds(credentials.issued_at()),
+            expires_at: unix_seconds(credentials.expires_at()),
+            issued_at: unix_seconds(credentials.issued_at()),
             scopes: credentials.scopes().to_vec(),
         }
     }
 }
 
+fn unix_seconds(t: Option<SystemTime>) -> Option<u64> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+}
+
 /// Credentials in this file format, as compact JSON (also the payload of the session-keyring
-/// cache of [`KeyringStore`](crate::KeyringStore)).
-pub(crate) fn encode_credentials(
+/// cache of `KeyringStore` (auth-keyring)).
+pub fn encode_credentials(
     credentials: &Credentials,
     endpoint: &str,
 ) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
@@ -216,7 +221,7 @@ pub(crate) fn encode_credentials(
 
 /// Parses credentials in this file format. The error says why they are unusable, without
 /// quoting them.
-pub(crate) fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credentials, String> {
+pub fn decode_credentials(bytes: &[u8], endpoint: &str) -> Result<Credentials, String> {
     let data: FileData = serde_json::from_slice(bytes)
         .map_err(|e| format!("it is not valid JSON ({})", e.classify_name()))?;
     if data.version != FILE_VERSION {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use auth_core::{AuthError, StoreLock};
 
-use crate::keyring::service_for;
+use crate::service_for;
 
 /// How long a process waits for another one's refresh or login by default: long enough
 /// for a person to finish a browser or device login in the other process.
@@ -20,32 +20,41 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Where and how long to wait for the lock of a store key.
 #[derive(Debug, Clone)]
-pub(crate) struct KeyLock {
+pub struct KeyLock {
     dir: Option<PathBuf>,
     timeout: Duration,
 }
 
+impl Default for KeyLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl KeyLock {
-    /// Lock files in the default directory (see [`default_dir`]).
-    pub(crate) fn new() -> Self {
+    /// Lock files in the default directory: `$XDG_RUNTIME_DIR/flyte-auth/locks`, else the
+    /// user's cache directory.
+    pub fn new() -> Self {
         Self {
             dir: default_dir(),
             timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 
-    pub(crate) fn with_dir(mut self, dir: Option<PathBuf>) -> Self {
+    /// Lock files in `dir` instead; `None` takes no lock at all.
+    pub fn with_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.dir = dir;
         self
     }
 
-    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+    /// How long to wait for another process's lock before going on without it.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// The lock file of `key`, or `None` when there is no directory for lock files.
-    pub(crate) fn path_for(&self, key: &str) -> Option<PathBuf> {
+    pub fn path_for(&self, key: &str) -> Option<PathBuf> {
         let service = service_for(key);
         let stem: String = service
             .chars()
@@ -59,14 +68,14 @@ impl KeyLock {
             .take(64)
             .collect();
         // The checksum keeps keys apart that the readable part maps to one name.
-        let check = crate::layout::fnv1a64(service.as_bytes());
+        let check = crate::fnv1a64(service.as_bytes());
         self.dir
             .as_ref()
             .map(|d| d.join(format!("{stem}-{check:016x}.lock")))
     }
 
     /// Waits for the lock of `key` up to the deadline.
-    pub(crate) async fn acquire(&self, key: &str) -> Result<Option<StoreLock>, AuthError> {
+    pub async fn acquire(&self, key: &str) -> Result<Option<StoreLock>, AuthError> {
         let Some(path) = self.path_for(key) else {
             return Err(AuthError::storage(
                 "no directory for lock files (set XDG_RUNTIME_DIR or HOME): processes using the \
