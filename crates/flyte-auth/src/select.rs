@@ -34,6 +34,22 @@ pub struct Configured {
     pub http_client: Option<auth_oauth2::HttpClient>,
 }
 
+impl Configured {
+    /// The authenticator of `proxy-authorization` (`admin.proxyCommand`) that the OAuth calls
+    /// to the Flyte host carry, for a channel or middleware that must send it too; `None`
+    /// when none is configured (or the mode makes no HTTP call).
+    pub fn proxy_authenticator(&self) -> Option<Arc<dyn auth_core::Authenticator>> {
+        #[cfg(any(feature = "pkce", feature = "device", feature = "clientcreds"))]
+        if let Some(http) = &self.http_client {
+            return http
+                .options()
+                .proxy_authorization()
+                .map(|(_, auth)| Arc::clone(auth));
+        }
+        None
+    }
+}
+
 /// Builds the authenticator for `settings.auth_mode`: discovery from the Flyte endpoint
 /// unless static endpoints are configured, the keyring for interactive flows when the
 /// `keyring` feature is on, the proxy-authorization command scoped to the Flyte host, and the
@@ -545,4 +561,25 @@ fn device_flow(
 #[cfg(not(feature = "device"))]
 fn device_flow(_: &Settings, _: &FromConfigOptions, _: String) -> Result<Configured, AuthError> {
     Err(feature_off(AuthMode::DeviceFlow, "device"))
+}
+
+#[cfg(all(test, feature = "clientcreds", feature = "command"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_authenticator_is_exposed_when_a_proxy_command_is_configured() {
+        let mut settings = Settings::default();
+        settings.auth_mode = AuthMode::ClientSecret;
+        settings.endpoint = Some("flyte.example.com".into());
+        settings.client_id = Some("svc".into());
+        settings.client_secret = Some(auth_core::ClientSecret::new("s"));
+        settings.token_url = Some("https://idp.example.com/token".into());
+        let options = FromConfigOptions::default();
+        let plain = from_config(&settings, &options).expect("configured");
+        assert!(plain.proxy_authenticator().is_none());
+        settings.proxy_command = Some(vec!["echo".into(), "proxy-token".into()]);
+        let proxied = from_config(&settings, &options).expect("configured");
+        assert!(proxied.proxy_authenticator().is_some());
+    }
 }
