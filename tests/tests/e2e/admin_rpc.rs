@@ -121,15 +121,26 @@ fn login_and_token_against_a_grpc_only_admin() {
     login_then_token(&u, cfg.to_str().unwrap());
 }
 
+/// A browser login, `status` and `token` against an admin serving `serve`, with `extra`
+/// config lines; the admin, for its records.
+fn logged_in(name: &str, serve: Serve, extra: &str) -> Option<(tokio::runtime::Runtime, Admin)> {
+    let issuer = require_issuer(name)?;
+    let (rt, admin) = start(&issuer, serve);
+    let u = file_user(&issuer);
+    let cfg = pkce(&u, &admin, extra);
+    login_then_token(&u, cfg.to_str().unwrap());
+    Some((rt, admin))
+}
+
 #[test]
 fn login_and_token_against_a_connect_only_admin() {
-    let Some(issuer) = require_issuer("login_and_token_against_a_connect_only_admin") else {
+    let Some((_rt, admin)) = logged_in(
+        "login_and_token_against_a_connect_only_admin",
+        Serve::Connect,
+        "",
+    ) else {
         return;
     };
-    let (_rt, admin) = start(&issuer, Serve::Connect);
-    let u = file_user(&issuer);
-    let cfg = pkce(&u, &admin, "");
-    login_then_token(&u, cfg.to_str().unwrap());
     let seen = answers(&admin);
     assert!(
         seen.contains(&("connect", V2_METADATA.to_owned()))
@@ -140,13 +151,14 @@ fn login_and_token_against_a_connect_only_admin() {
 
 #[test]
 fn admin_discovery_forces_one_method() {
-    let Some(issuer) = require_issuer("admin_discovery_forces_one_method") else {
+    let Some((_rt, admin)) = logged_in(
+        "admin_discovery_forces_one_method",
+        Serve::All,
+        "  discovery: grpc2\n",
+    ) else {
         return;
     };
-    let (_rt, admin) = start(&issuer, Serve::All);
-    let u = file_user(&issuer);
-    let cfg = pkce(&u, &admin, "  discovery: grpc2\n");
-    login_then_token(&u, cfg.to_str().unwrap());
+    let issuer = admin.issuer.clone();
     let seen = answers(&admin);
     assert!(!seen.is_empty(), "no discovery RPC answered");
     assert!(

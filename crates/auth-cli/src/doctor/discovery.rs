@@ -33,56 +33,30 @@ pub(super) async fn check_discovery(
     }
     if t.issuer {
         // RFC 8414 (with path insertion), then OpenID Connect discovery, as the flows do.
-        return match rpc_discovery(s).await {
-            Ok(document) => (
-                Check::pass(NAME, format!("the issuer {} answered discovery", t.base)),
-                Some(Metadata {
-                    document,
-                    redirect_uri: s.redirect_uri.clone(),
-                }),
-            ),
-            Err(e) => (
-                Check::fail(
-                    NAME,
-                    e.to_string(),
-                    "check admin.issuer (or --issuer): it must serve \
-                     /.well-known/oauth-authorization-server or \
-                     /.well-known/openid-configuration",
-                ),
-                None,
-            ),
-        };
+        return flow_discovery(
+            s,
+            format!("the issuer {} answered discovery", t.base),
+            "check admin.issuer (or --issuer): it must serve \
+             /.well-known/oauth-authorization-server or /.well-known/openid-configuration",
+        )
+        .await;
     }
     if s.discovery
         .as_deref()
         .is_some_and(|m| m != "auto" && m != "http")
     {
         // Forced to gRPC or Connect: the GET paths are not what the flows will use.
-        return match rpc_discovery(s).await {
-            Ok(document) => (
-                Check::pass(
-                    NAME,
-                    format!(
-                        "the AuthMetadataService answered (admin.discovery: {})",
-                        s.discovery.as_deref().unwrap_or_default()
-                    ),
-                ),
-                Some(Metadata {
-                    document,
-                    redirect_uri: s.redirect_uri.clone(),
-                }),
+        return flow_discovery(
+            s,
+            format!(
+                "the AuthMetadataService answered (admin.discovery: {})",
+                s.discovery.as_deref().unwrap_or_default()
             ),
-            Err(e) => (
-                Check::fail(
-                    NAME,
-                    e.to_string(),
-                    "check that admin.endpoint is the Flyte endpoint and serves the \
-                     AuthMetadataService that admin.discovery names, or set admin.discovery \
-                     to auto to try every method",
-                ),
-                None,
-            ),
-        };
+            "check that admin.endpoint is the Flyte endpoint and serves the \
+             AuthMetadataService that admin.discovery names, or set admin.discovery to auto \
+             to try every method",
+        )
+        .await;
     }
     let urls = [
         format!("{}/.well-known/oauth-authorization-server", t.base),
@@ -167,6 +141,22 @@ pub(super) async fn check_discovery(
                 }),
             ),
         },
+    }
+}
+
+/// The discovery check run through the configured flow's own discovery: `pass` when it
+/// answers, else its error with `fix`.
+async fn flow_discovery(s: &Settings, pass: String, fix: &str) -> (Check, Option<Metadata>) {
+    const NAME: &str = "discovery";
+    match rpc_discovery(s).await {
+        Ok(document) => (
+            Check::pass(NAME, pass),
+            Some(Metadata {
+                document,
+                redirect_uri: s.redirect_uri.clone(),
+            }),
+        ),
+        Err(e) => (Check::fail(NAME, e.to_string(), fix), None),
     }
 }
 
