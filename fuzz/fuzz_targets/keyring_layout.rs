@@ -1,7 +1,8 @@
 //! The keyring layout (flytekit's entries, our metadata, chunked values) read from entries
 //! another client or an old version left: the input's lines are `user<TAB>value`.
 //! Properties: no panic; Debug redacts the tokens; what was loaded saves and loads back the
-//! same, chunked (a small per-value limit) or not.
+//! same, chunked (a small per-value limit) or not; a value too long for 64 pieces under a
+//! limit is refused with an error.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -29,7 +30,26 @@ fuzz_target!(|data: &[u8]| {
     check_credentials(&c);
     for max_len in [None, Some(128)] {
         let fresh = MemoryEntries::default();
-        keyring_save(&fresh, &c, max_len).expect("saving loaded credentials works");
+        if let Err(e) = keyring_save(&fresh, &c, max_len) {
+            // A store with a per-value limit holds at most 64 pieces of a value: a longer
+            // token (another client may have written one where there is no limit) is refused
+            // with an error, never cut or crashed on.
+            let longest = [
+                Some(c.access_token().secret().len()),
+                c.refresh_token().map(|t| t.secret().len()),
+                c.id_token().map(|t| t.secret().len()),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+            let limit = max_len.expect("saving without a limit always works");
+            assert!(
+                longest > limit * 64 && e.contains("longer than"),
+                "saving loaded credentials failed: {e}"
+            );
+            continue;
+        }
         let back = keyring_load(&fresh, ENDPOINT, now())
             .expect("memory entries never fail")
             .expect("saved credentials load");
