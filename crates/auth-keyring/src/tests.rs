@@ -778,3 +778,62 @@ fn a_file_expiry_past_what_system_time_holds_is_unknown() {
     assert_eq!(c.access_token().secret(), "a");
     assert_eq!(c.expires_at(), None);
 }
+
+/// Entries in memory, for the layout alone.
+#[derive(Default)]
+struct Plain(Mutex<HashMap<String, String>>);
+
+impl crate::layout::Entries for Plain {
+    fn get(&self, user: &str) -> Result<Option<zeroize::Zeroizing<String>>, KeyringError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(user)
+            .cloned()
+            .map(zeroize::Zeroizing::new))
+    }
+
+    fn set(&self, user: &str, value: &str) -> Result<(), KeyringError> {
+        self.0.lock().unwrap().insert(user.into(), value.into());
+        Ok(())
+    }
+
+    fn delete(&self, user: &str) -> Result<bool, KeyringError> {
+        Ok(self.0.lock().unwrap().remove(user).is_some())
+    }
+}
+
+// Found by fuzzing (keyring_layout): another client may store a token longer than 64 pieces
+// of a store's per-value limit; saving it where there is such a limit must be an error that
+// says so (nothing cut, nothing written half), and where there is none it must work.
+#[test]
+fn a_token_too_long_for_64_pieces_is_refused_with_an_error() {
+    let long = "t".repeat(128 * 64 + 1);
+    let credentials = Credentials::new(AccessToken::new(long.as_str()));
+    let limited = Plain::default();
+    let e = crate::layout::save(
+        &limited,
+        &credentials,
+        Some(128),
+        crate::KeyringLayout::Flytekit,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("longer than"), "{e}");
+    assert!(
+        limited.0.lock().unwrap().get(ACCESS_TOKEN).is_none(),
+        "no header without its pieces"
+    );
+    let unlimited = Plain::default();
+    crate::layout::save(
+        &unlimited,
+        &credentials,
+        None,
+        crate::KeyringLayout::Flytekit,
+    )
+    .expect("no limit, no refusal");
+    let back = crate::layout::load(&unlimited, SERVICE, SystemTime::now())
+        .unwrap()
+        .expect("loads");
+    assert_eq!(back.access_token().secret(), long);
+}
