@@ -390,11 +390,6 @@ impl ConfigResolver {
         self.allow_http
     }
 
-    /// The HTTP client the flow's requests go through.
-    pub fn http(&self) -> &HttpClient {
-        &self.http
-    }
-
     /// The header key: the one set on the builder, else the discovered one once a resolve
     /// ran, else `None`.
     pub fn header_key(&self) -> Option<String> {

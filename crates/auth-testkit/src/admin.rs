@@ -148,25 +148,7 @@ impl Admin {
     /// The admin over TLS (HTTP/2 by ALPN, or HTTP/1.1) with a self-signed certificate for
     /// 127.0.0.1 and localhost; also returns the certificate's PEM (the CA to trust).
     pub async fn start_tls(issuer: &str) -> (Admin, String) {
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-        let certified = rcgen::generate_simple_self_signed(vec![
-            "127.0.0.1".to_string(),
-            "localhost".to_string(),
-        ])
-        .expect("certificate");
-        let pem = certified.cert.pem();
-        let der: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![der], key)
-            .expect("server config");
+        let (mut config, pem) = crate::tls::self_signed_server_config();
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         (Self::serve(issuer, Some(acceptor)).await, pem)

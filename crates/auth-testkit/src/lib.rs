@@ -9,6 +9,7 @@
 //! - [`logs`]: captures TRACE-level logs so tests can search them for planted secrets.
 //! - [`admin`]: an in-process server playing FlyteAdmin over gRPC and Connect, with
 //!   switchable faults.
+//! - [`tls`]: a self-signed server certificate for TLS tests.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;
@@ -16,3 +17,4 @@ pub mod conformance;
 pub mod idp;
 pub mod logs;
 pub mod secret_service;
+pub mod tls;

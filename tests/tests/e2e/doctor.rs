@@ -340,31 +340,18 @@ fn doctor_tls_fails_for_a_self_signed_server_and_passes_with_its_ca() {
     drop(rt);
 }
 
-/// A TLS server with a self-signed certificate for 127.0.0.1 that answers 404 to everything.
+/// A TLS server with a self-signed certificate for 127.0.0.1 (and localhost) that answers 404
+/// to everything.
 mod tls_server {
     use std::sync::Arc;
 
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use tokio_rustls::TlsAcceptor;
 
     /// Returns `127.0.0.1:<port>` and the certificate's PEM; serves until the runtime stops.
     pub(super) async fn start() -> (String, String) {
-        let certified =
-            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
-        let pem = certified.cert.pem();
-        let der: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![der], key)
-            .expect("server config");
+        let (config, pem) = auth_testkit::tls::self_signed_server_config();
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());

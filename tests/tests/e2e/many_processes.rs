@@ -18,6 +18,18 @@ fn token_requests(idp: &TestIdp, client: &str) -> u64 {
         .token_requests(client)
 }
 
+/// A test identity provider of the test's own (its request counters are this test's alone)
+/// and a user with a private keyring; `None` (the test is skipped) where either cannot run.
+fn own_provider_and_keyring(name: &str) -> Option<(TestIdp, User)> {
+    let _shared = require_issuer(name)?;
+    if !keyring_available(name) {
+        return None;
+    }
+    let idp = TestIdp::start().expect("start the identity provider");
+    let u = User::with_keyring(idp.issuer());
+    Some((idp, u))
+}
+
 /// Starts `n` processes of `flyte-auth args...` at once and waits for all of them.
 fn run_many(u: &User, n: usize, args: &[&str]) -> Vec<Run> {
     let children: Vec<_> = (0..n).map(|_| u.spawn(args)).collect();
@@ -56,14 +68,9 @@ fn is_locked(path: &Path) -> bool {
 #[test]
 fn sixteen_token_processes_after_expiry_make_one_refresh_request() {
     let name = "sixteen_token_processes_after_expiry_make_one_refresh_request";
-    let Some(_shared) = require_issuer(name) else {
+    let Some((idp, u)) = own_provider_and_keyring(name) else {
         return;
     };
-    if !keyring_available(name) {
-        return;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u = User::with_keyring(idp.issuer());
     let cfg = u.config(
         "rotating",
         "  authType: Pkce\n  redirectUri: http://localhost:0/callback\n  clientId: flyte-cli-rotating\n",
@@ -104,12 +111,7 @@ fn eight_at_once_open_one_browser(
     name: &str,
     subcommand: &str,
 ) -> Option<(Vec<Run>, User, String)> {
-    let _shared = require_issuer(name)?;
-    if !keyring_available(name) {
-        return None;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u0 = User::with_keyring(idp.issuer());
+    let (idp, u0) = own_provider_and_keyring(name)?;
     let log = u0.home.path().join("browser.log");
     let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
     let cfg = u.config(
@@ -150,14 +152,9 @@ fn eight_parallel_logins_open_one_browser() {
 #[test]
 fn a_process_killed_while_it_holds_the_lock_blocks_nobody() {
     let name = "a_process_killed_while_it_holds_the_lock_blocks_nobody";
-    let Some(_shared) = require_issuer(name) else {
+    let Some((_idp, u0)) = own_provider_and_keyring(name) else {
         return;
     };
-    if !keyring_available(name) {
-        return;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u0 = User::with_keyring(idp.issuer());
     let log = u0.home.path().join("browser.log");
     let u = u0.env("AUTH_TEST_BROWSER_LOG", log.to_str().unwrap());
     let cfg = u.config(
@@ -254,14 +251,9 @@ fn eight_processes_that_need_a_device_login_show_one_prompt() {
     use std::io::BufRead;
 
     let name = "eight_processes_that_need_a_device_login_show_one_prompt";
-    let Some(_shared) = require_issuer(name) else {
+    let Some((idp, u)) = own_provider_and_keyring(name) else {
         return;
     };
-    if !keyring_available(name) {
-        return;
-    }
-    let idp = TestIdp::start().expect("start the identity provider");
-    let u = User::with_keyring(idp.issuer());
     let cfg = u.config("device", "  authType: DeviceFlow\n  clientId: flyte-cli\n");
     let cfg = cfg.to_str().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();

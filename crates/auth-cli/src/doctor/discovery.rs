@@ -108,7 +108,7 @@ pub(super) async fn check_discovery(
                 }),
             )
         }
-        (document, _) => match rpc_discovery(s).await {
+        (document, _) => match discovered_document(s).await {
             // No HTTP gateway (Flyte 2, or Flyte 1 reached without it): gRPC or Connect.
             Ok(rpc) if s.discovery.as_deref() != Some("http") => (
                 Check::pass(
@@ -148,7 +148,7 @@ pub(super) async fn check_discovery(
 /// answers, else its error with `fix`.
 async fn flow_discovery(s: &Settings, pass: String, fix: &str) -> (Check, Option<Metadata>) {
     const NAME: &str = "discovery";
-    match rpc_discovery(s).await {
+    match discovered_document(s).await {
         Ok(document) => (
             Check::pass(NAME, pass),
             Some(Metadata {
@@ -162,7 +162,7 @@ async fn flow_discovery(s: &Settings, pass: String, fix: &str) -> (Check, Option
 
 /// The endpoints the configured flow discovers (from the issuer, or over gRPC or Connect when
 /// the gateway's GET paths fail), as a discovery document for the metadata check.
-pub(super) async fn rpc_discovery(s: &Settings) -> Result<Value, AuthError> {
+pub(super) async fn discovered_document(s: &Settings) -> Result<Value, AuthError> {
     let options = FromConfigOptions::default().interactive(false);
     let configured = flyte_auth::from_config(s, &options)?;
     let store = configured.client_config.ok_or_else(|| {

@@ -1,10 +1,9 @@
-//! TLS against a self-signed server (rcgen + tokio-rustls on 127.0.0.1).
+//! TLS against a self-signed server (auth_testkit::tls + tokio-rustls on 127.0.0.1).
 
 use std::sync::Arc;
 
 use auth_core::ErrorKind;
 use auth_oauth2::{HttpClient, TransportOptions};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -14,21 +13,7 @@ use crate::support::fast_retry;
 /// A TLS server answering every request with a small JSON document. Returns its URL and the
 /// PEM of its self-signed certificate.
 async fn self_signed_server() -> (String, String, tokio::task::JoinHandle<()>) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .expect("certificate");
-    let cert_pem = certified.cert.pem();
-    let cert_der: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der], key)
-        .expect("server config");
+    let (config, cert_pem) = auth_testkit::tls::self_signed_server_config();
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!(
